@@ -1,0 +1,38 @@
+"""The Pounce server: configuration, workers, connection handlers and sockets."""
+
+from __future__ import annotations
+
+from .config import ServerConfig
+from .errors import (
+    EXIT_APP_LOAD,
+    EXIT_BIND,
+    EXIT_CONFIG,
+    EXIT_FAILURE,
+    EXIT_OK,
+    AppLoadError,
+    BindError,
+    ConfigError,
+    PounceError,
+    StartupError,
+)
+from .importer import load_app
+from .server import Server
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "EXIT_APP_LOAD",
+    "EXIT_BIND",
+    "EXIT_CONFIG",
+    "EXIT_FAILURE",
+    "EXIT_OK",
+    "AppLoadError",
+    "BindError",
+    "ConfigError",
+    "PounceError",
+    "Server",
+    "ServerConfig",
+    "StartupError",
+    "__version__",
+    "load_app",
+]

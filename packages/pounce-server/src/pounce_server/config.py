@@ -1,0 +1,244 @@
+"""ServerConfig: every setting of the server, validated once, frozen after.
+
+Each field carries its own documentation in ``metadata`` (help text, the
+command-line flag, choices, unit). The CLI builds its parser from these
+fields and the configuration reference is checked against them, so the
+options are defined in exactly one place.
+
+Values that only depend on the configuration (the encoded default headers,
+the parser limits) are derived here, once, so the hot path never formats
+them again.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from pounce_protocols.http1 import BACKENDS, HTTP1Limits
+
+from .errors import ConfigError
+
+__all__ = [
+    "HTTP_CHOICES",
+    "LIFESPAN_CHOICES",
+    "LOG_LEVEL_CHOICES",
+    "LOOP_CHOICES",
+    "ServerConfig",
+    "option",
+]
+
+HTTP_CHOICES = tuple(BACKENDS)
+LOOP_CHOICES = ("auto", "asyncio", "uvloop")
+LIFESPAN_CHOICES = ("auto", "on", "off")
+LOG_LEVEL_CHOICES = ("critical", "error", "warning", "info", "debug", "trace")
+
+MiB = 1024 * 1024
+
+
+def option(
+    default: Any,
+    help: str,
+    *,
+    flag: str | None = None,
+    metavar: str | None = None,
+    choices: tuple[str, ...] | None = None,
+    repeat: bool = False,
+) -> Any:
+    """Declare a config field with the documentation the CLI and docs use.
+
+    ``flag`` overrides the flag name derived from the field name. ``repeat``
+    marks a flag that may be given several times (its values form a tuple).
+    """
+    metadata = {"help": help, "flag": flag, "metavar": metavar, "choices": choices, "repeat": repeat}
+    return field(default=default, metadata=metadata)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ServerConfig:
+    """The whole configuration of one server, shared read-only by its workers."""
+
+    # Binding.
+    host: str = option("127.0.0.1", "Address to bind; use 0.0.0.0 or :: for all interfaces.")
+    port: int = option(8000, "TCP port to bind; 0 picks a free port and logs it.")
+    uds: str | None = option(None, "Bind a Unix domain socket at this path instead of TCP.", metavar="PATH")
+    fd: int | None = option(None, "Serve on an already bound socket inherited as this file descriptor.")
+    backlog: int = option(2048, "Most connections the kernel queues before they are accepted.")
+
+    # Protocol and runtime.
+    http: str = option(
+        "auto",
+        "HTTP/1.1 machine: 'pounce' (the built-in fast parser), 'h11', or 'auto' (pounce).",
+        choices=HTTP_CHOICES,
+    )
+    loop: str = option(
+        "auto",
+        "Event loop: 'asyncio', 'uvloop', or 'auto' (uvloop when it is installed).",
+        choices=LOOP_CHOICES,
+    )
+    lifespan: str = option(
+        "auto",
+        "Lifespan protocol: 'on' requires it, 'off' skips it, 'auto' uses it when the app supports it.",
+        choices=LIFESPAN_CHOICES,
+    )
+    root_path: str = option(
+        "", "ASGI root_path: the path prefix the app is mounted at behind a proxy.", metavar="PATH"
+    )
+
+    # Logging.
+    log_level: str = option("info", "Level of the pounce.* loggers.", choices=LOG_LEVEL_CHOICES)
+    access_log: bool = option(True, "Log one line per response on the pounce.access logger.")
+
+    # Response headers.
+    server_header: bool = option(True, "Send a 'server: pounce' header with every response.")
+    date_header: bool = option(True, "Send a 'date' header with every response.")
+    headers: tuple[tuple[str, str], ...] = option(
+        (),
+        "Extra response header as 'Name: value', sent with every response; may be repeated.",
+        flag="--header",
+        metavar="NAME:VALUE",
+        repeat=True,
+    )
+
+    # Timeouts, in seconds.
+    timeout_keep_alive: float = option(
+        5.0, "Seconds an idle keep-alive connection waits for its next request.", metavar="SECONDS"
+    )
+    timeout_header: float = option(
+        10.0,
+        "Seconds a client has to send a whole request head, counted from the connection "
+        "opening or the previous response ending; not extended by each byte.",
+        metavar="SECONDS",
+    )
+    timeout_graceful_shutdown: float = option(
+        30.0,
+        "Seconds in-flight requests get to finish on shutdown before they are cancelled.",
+        metavar="SECONDS",
+    )
+
+    # Limits.
+    limit_concurrency: int | None = option(
+        None, "Most connections and requests at once; beyond it requests get 503.", metavar="N"
+    )
+    limit_request_line: int = option(8190, "Longest request line in bytes (414 beyond).", metavar="BYTES")
+    limit_request_field_size: int = option(
+        8190, "Longest header field line in bytes (431 beyond).", metavar="BYTES"
+    )
+    limit_request_fields: int = option(100, "Most header fields in a request (431 beyond).", metavar="N")
+    limit_request_head: int = option(
+        65536, "Largest request head in bytes, request line and fields (431 beyond).", metavar="BYTES"
+    )
+    limit_request_body: int | None = option(
+        100 * MiB, "Largest request body in bytes (413 beyond); 0 means no limit.", metavar="BYTES"
+    )
+    limit_unread_body: int = option(
+        1 * MiB,
+        "Most bytes of a body the app did not read that are discarded to keep the "
+        "connection open; a longer rest closes it.",
+        metavar="BYTES",
+    )
+
+    # Derived values, computed once in __post_init__.
+    http1_limits: HTTP1Limits = field(init=False, repr=False, compare=False)
+    encoded_headers: tuple[tuple[bytes, bytes], ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self._validate()
+        body_limit = self.limit_request_body or None
+        limits = HTTP1Limits(
+            max_request_line=self.limit_request_line,
+            max_header_field=self.limit_request_field_size,
+            max_header_count=self.limit_request_fields,
+            max_head=self.limit_request_head,
+            max_body=body_limit,
+        )
+        object.__setattr__(self, "http1_limits", limits)
+        object.__setattr__(self, "encoded_headers", _encode_headers(self.headers))
+
+    def replace(self, **changes: Any) -> ServerConfig:
+        """Return a copy with ``changes`` applied and validated."""
+        return dataclasses.replace(self, **changes)
+
+    def _validate(self) -> None:
+        _check_port("port", self.port)
+        if self.uds is not None and not self.uds:
+            raise ConfigError("uds", "the socket path is empty")
+        if self.fd is not None and (not isinstance(self.fd, int) or self.fd < 0):
+            raise ConfigError("fd", f"expected a non-negative file descriptor, got {self.fd!r}")
+        if self.uds is not None and self.fd is not None:
+            raise ConfigError("uds", "--uds and --fd cannot be used together; pick one")
+        if not self.host:
+            raise ConfigError("host", "the address is empty; use 127.0.0.1, 0.0.0.0 or ::")
+        _check_int("backlog", self.backlog, minimum=1)
+        for name, choices in (
+            ("http", HTTP_CHOICES),
+            ("loop", LOOP_CHOICES),
+            ("lifespan", LIFESPAN_CHOICES),
+            ("log_level", LOG_LEVEL_CHOICES),
+        ):
+            value = getattr(self, name)
+            if value not in choices:
+                raise ConfigError(name, f"{value!r} is not one of {', '.join(choices)}")
+        if self.root_path and (not self.root_path.startswith("/") or self.root_path.endswith("/")):
+            raise ConfigError(
+                "root_path", f"{self.root_path!r} must start with '/' and not end with '/', e.g. /api"
+            )
+        for name in ("timeout_keep_alive", "timeout_header", "timeout_graceful_shutdown"):
+            value = getattr(self, name)
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, (int, float))
+                or not math.isfinite(value)
+                or value <= 0
+            ):
+                raise ConfigError(name, f"expected a positive number of seconds, got {value!r}")
+        if self.limit_concurrency is not None:
+            _check_int("limit_concurrency", self.limit_concurrency, minimum=1)
+        for name in (
+            "limit_request_line",
+            "limit_request_field_size",
+            "limit_request_fields",
+            "limit_request_head",
+        ):
+            _check_int(name, getattr(self, name), minimum=1)
+        if self.limit_request_body is not None:
+            _check_int("limit_request_body", self.limit_request_body, minimum=0)
+        _check_int("limit_unread_body", self.limit_unread_body, minimum=0)
+        if self.limit_request_head < self.limit_request_line:
+            raise ConfigError(
+                "limit_request_head",
+                f"{self.limit_request_head} is smaller than limit_request_line "
+                f"({self.limit_request_line}); raise it",
+            )
+
+
+def _check_int(name: str, value: object, *, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ConfigError(name, f"expected an integer >= {minimum}, got {value!r}")
+
+
+def _check_port(name: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 65535:
+        raise ConfigError(name, f"expected a port between 0 and 65535, got {value!r}")
+
+
+# RFC 9110 §5.6.2: a field name is a token.
+_TOKEN_CHARS = frozenset(b"!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+
+def _encode_headers(headers: tuple[tuple[str, str], ...]) -> tuple[tuple[bytes, bytes], ...]:
+    encoded = []
+    for item in headers:
+        if not (isinstance(item, tuple) and len(item) == 2):
+            raise ConfigError("header", f"expected a (name, value) pair, got {item!r}")
+        name, value = item
+        raw_name = name.strip().lower().encode("latin-1", "replace")
+        if not raw_name or not set(raw_name) <= _TOKEN_CHARS:
+            raise ConfigError("header", f"{name!r} is not a valid header name")
+        raw_value = value.strip().encode("latin-1", "replace")
+        if any(byte in raw_value for byte in b"\r\n\x00"):
+            raise ConfigError("header", f"the value of {name!r} contains CR, LF or NUL")
+        encoded.append((raw_name, raw_value))
+    return tuple(encoded)

@@ -1,0 +1,81 @@
+"""Load the ASGI application named by a ``module:attribute`` string."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from .errors import AppLoadError
+
+__all__ = ["load_app"]
+
+
+def load_app(spec: str, *, factory: bool = False, app_dir: str | None = ".") -> Callable[..., Any]:
+    """Import ``module:attribute`` and return the ASGI callable it names.
+
+    ``attribute`` may be dotted (``module:holder.app``). With ``factory`` the
+    attribute is called with no arguments and its result is the app.
+    ``app_dir`` is put first on ``sys.path`` so modules beside it import.
+    Every failure raises ``AppLoadError`` with one line naming the fix.
+    """
+    module_name, colon, attribute = spec.partition(":")
+    if not colon or not module_name or not attribute:
+        raise AppLoadError(
+            f"invalid application {spec!r}: expected 'module:attribute', for example 'main:app'"
+        )
+    if app_dir is not None:
+        sys.path.insert(0, app_dir)
+
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        # Only the named module missing is the user's typo; a missing import
+        # inside that module is a different fix and says so.
+        if exc.name is not None and module_name.startswith(exc.name):
+            raise AppLoadError(
+                f"module {module_name!r} not found; check the name and --app-dir "
+                f"(searched from {app_dir or 'the current sys.path'!r})"
+            ) from None
+        raise AppLoadError(
+            f"importing {module_name!r} failed: {exc}; install the missing package"
+        ) from exc
+    except Exception as exc:
+        raise AppLoadError(f"importing {module_name!r} failed: {type(exc).__name__}: {exc}") from exc
+
+    app: Any = module
+    for part in attribute.split("."):
+        try:
+            app = getattr(app, part)
+        except AttributeError:
+            raise AppLoadError(
+                f"attribute {attribute!r} not found in module {module_name!r}; "
+                f"check the name after the colon"
+            ) from None
+
+    if factory:
+        if not callable(app):
+            raise AppLoadError(f"factory {spec!r} is not callable")
+        try:
+            app = app()
+        except Exception as exc:
+            raise AppLoadError(f"factory {spec!r} raised {type(exc).__name__}: {exc}") from exc
+    elif inspect.isfunction(app) and _takes_no_arguments(app):
+        raise AppLoadError(
+            f"{spec!r} takes no arguments, so it looks like an app factory; pass --factory"
+        )
+
+    if not callable(app):
+        raise AppLoadError(
+            f"{spec!r} is a {type(app).__name__}, not an ASGI callable app(scope, receive, send)"
+        )
+    return app  # type: ignore[no-any-return]
+
+
+def _takes_no_arguments(function: Callable[..., Any]) -> bool:
+    try:
+        return not inspect.signature(function).parameters
+    except (TypeError, ValueError):
+        return False

@@ -1,0 +1,47 @@
+"""Logger names, level setup and the access log line."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+__all__ = [
+    "TRACE",
+    "access_logger",
+    "configure_logging",
+    "server_logger",
+    "worker_logger",
+]
+
+#: Below DEBUG: per-connection events, for chasing a client's behaviour.
+TRACE = 5
+logging.addLevelName(TRACE, "TRACE")
+
+server_logger = logging.getLogger("pounce.server")
+worker_logger = logging.getLogger("pounce.worker")
+access_logger = logging.getLogger("pounce.access")
+
+_LEVELS = {
+    "critical": logging.CRITICAL,
+    "error": logging.ERROR,
+    "warning": logging.WARNING,
+    "info": logging.INFO,
+    "debug": logging.DEBUG,
+    "trace": TRACE,
+}
+
+
+def configure_logging(level: str) -> None:
+    """Set the level of the ``pounce`` loggers and give them a handler.
+
+    An application that configured logging before the server started keeps
+    its handlers: ours is only added when the root logger has none, so lines
+    are not printed twice.
+    """
+    pounce = logging.getLogger("pounce")
+    pounce.setLevel(_LEVELS[level])
+    if logging.getLogger().handlers or pounce.handlers:
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+    pounce.addHandler(handler)

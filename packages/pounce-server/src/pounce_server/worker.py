@@ -1,0 +1,173 @@
+"""A worker: one event loop that accepts, parses and serves.
+
+The worker owns its loop, its ``WorkerContext`` and every connection on it;
+nothing it changes is seen by another thread. Other threads talk to it only
+through ``request_shutdown``, which hands the request to the loop with
+``call_soon_threadsafe``.
+
+Inside the loop the worker runs, in order: lifespan startup, serving on the
+listening sockets, and on shutdown: stop accepting, let in-flight requests
+finish within ``timeout_graceful_shutdown``, cancel what remains, then
+lifespan shutdown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable
+
+from pounce_asgi_bridge import ASGIApp, LifespanFailure, LifespanManager
+
+from .config import ServerConfig
+from .context import WorkerContext
+from .errors import StartupError
+from .http1 import HTTP1Protocol
+from .logs import worker_logger
+from .sockets import Listener
+
+__all__ = ["Worker"]
+
+#: Seconds between two passes of the deadline sweeper.
+SWEEP_INTERVAL = 0.5
+#: Seconds cancelled apps get to unwind after a forced shutdown.
+CANCEL_GRACE = 2.0
+
+
+class Worker:
+    """Serve the app on the given listeners in one event loop."""
+
+    def __init__(
+        self,
+        *,
+        app: ASGIApp,
+        config: ServerConfig,
+        listeners: list[Listener],
+        loop_factory: Callable[[], asyncio.AbstractEventLoop],
+        on_ready: Callable[[], None] | None = None,
+        on_lifespan: Callable[[str], None] | None = None,
+    ) -> None:
+        self.app = app
+        self.config = config
+        self.listeners = listeners
+        self._loop_factory = loop_factory
+        self._on_ready = on_ready
+        self._on_lifespan = on_lifespan
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._force = False
+        self._stop_requested = threading.Event()
+        #: Set when startup failed; the server reports it and exits non-zero.
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        """Run the worker's loop until shutdown completes; call in the worker's thread."""
+        loop = self._loop_factory()
+        self.loop = loop
+        try:
+            loop.run_until_complete(self._main())
+        except BaseException as exc:  # noqa: BLE001 - reported by the server
+            self.error = exc
+        finally:
+            try:
+                _cancel_remaining(loop)
+                loop.run_until_complete(loop.shutdown_asyncgens())
+            finally:
+                loop.close()
+
+    def request_shutdown(self, *, force: bool = False) -> None:
+        """Ask the worker to shut down; safe to call from any thread, more than once."""
+        self._stop_requested.set()
+        loop = self.loop
+        if loop is None or loop.is_closed():
+            return
+        try:
+            loop.call_soon_threadsafe(self._begin_shutdown, force)
+        except RuntimeError:
+            pass  # The loop closed in between: the worker is already done.
+
+    def _begin_shutdown(self, force: bool) -> None:
+        self._force = self._force or force
+        if self._stop is not None:
+            self._stop.set()
+
+    async def _main(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        if self._stop_requested.is_set():
+            self._stop.set()
+
+        lifespan = LifespanManager(self.app, self.config.lifespan)
+        self._notify("startup")
+        try:
+            await lifespan.startup()
+        except LifespanFailure as exc:
+            raise StartupError(f"application startup failed: {exc}") from None
+
+        ctx = WorkerContext(app=self.app, config=self.config, loop=loop, state=lifespan.state)
+        servers = [
+            await loop.create_server(
+                lambda: HTTP1Protocol(ctx), sock=listener.sock, backlog=self.config.backlog
+            )
+            for listener in self.listeners
+        ]
+        sweeper = loop.create_task(self._sweep(ctx))
+        if self._on_ready is not None:
+            self._on_ready()
+
+        await self._stop.wait()
+
+        sweeper.cancel()
+        await self._drain(ctx, servers)
+        self._notify("shutdown")
+        await lifespan.shutdown()
+
+    async def _drain(self, ctx: WorkerContext, servers: list[asyncio.Server]) -> None:
+        """Stop accepting, finish in-flight requests, then cancel what is left."""
+        ctx.shutting_down = True
+        for server in servers:
+            server.close()
+        for conn in list(ctx.connections):
+            conn.shutdown()
+
+        deadline = ctx.loop.time() + self.config.timeout_graceful_shutdown
+        while ctx.connections and not self._force and ctx.loop.time() < deadline:
+            await asyncio.sleep(0.05)
+
+        if ctx.connections:
+            worker_logger.warning(
+                "Cancelling %d connection(s) still open after the graceful shutdown period",
+                len(ctx.connections),
+            )
+            tasks = []
+            for conn in list(ctx.connections):
+                conn.cancel()
+                if conn.task is not None and not conn.task.done():
+                    conn.task.cancel()
+                    tasks.append(conn.task)
+            if tasks:
+                await asyncio.wait(tasks, timeout=CANCEL_GRACE)
+        for server in servers:
+            await server.wait_closed()
+
+    async def _sweep(self, ctx: WorkerContext) -> None:
+        """Close connections whose deadline has passed, twice a second."""
+        loop = ctx.loop
+        while True:
+            await asyncio.sleep(SWEEP_INTERVAL)
+            now = loop.time()
+            for conn in list(ctx.connections):
+                conn.check_deadline(now)
+
+    def _notify(self, phase: str) -> None:
+        if self._on_lifespan is not None:
+            self._on_lifespan(phase)
+
+
+def _cancel_remaining(loop: asyncio.AbstractEventLoop) -> None:
+    tasks = [task for task in asyncio.all_tasks(loop) if not task.done()]
+    if not tasks:
+        return
+    for task in tasks:
+        task.cancel()
+    loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
