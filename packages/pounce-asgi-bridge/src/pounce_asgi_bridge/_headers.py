@@ -1,0 +1,94 @@
+"""Validate the header and trailer fields an application sends.
+
+This is the response's header sanitization step: a field that could split
+the response or smuggle a second one never reaches a protocol serializer.
+Each check deletes the allowed bytes with ``bytes.translate`` and a table
+built at import, so a valid field costs two C calls and no allocation (an
+empty result is the shared ``b""``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, Final
+
+__all__ = ["validate_fields"]
+
+# RFC 9110 §5.6.2: tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" /
+# "-" / "." / "^" / "_" / "`" / "|" / "~" / DIGIT / ALPHA.
+_TOKEN_CHARS: Final = (
+    b"!#$%&'*+-.^_`|~0123456789"
+    b"abcdefghijklmnopqrstuvwxyz"
+    b"ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+)
+
+# RFC 9110 §5.5: "Field values containing CR, LF, or NUL characters are
+# invalid and dangerous". Other control characters are invalid too, but the
+# RFC lets recipients keep them, so they pass to stay lenient with apps.
+_FORBIDDEN_VALUE_BYTES: Final = b"\r\n\x00"
+_ALLOWED_VALUE_BYTES: Final = bytes(
+    byte for byte in range(256) if byte not in _FORBIDDEN_VALUE_BYTES
+)
+
+
+def validate_fields(fields: Iterable[Any], kind: str) -> list[tuple[bytes, bytes]]:
+    """Check the fields of a response head or trailer and return them as a list.
+
+    ``fields`` is what the app put under ``"headers"``: an iterable of
+    ``(name, value)`` pairs of bytes. Names with uppercase letters are
+    lowercased, because ASGI asks apps for lowercase names but some send
+    mixed case. When nothing needs changing and ``fields`` is a list of
+    tuples, that same list is returned.
+
+    Raise ``RuntimeError`` naming the field (``kind`` is "header" or
+    "trailer" in the message) when a pair is not two bytes objects, a name
+    is not a token, or a value contains CR, LF or NUL.
+    """
+    field_list: list[Any]
+    if type(fields) is list:
+        field_list = fields
+    else:
+        try:
+            field_list = list(fields)
+        except TypeError:
+            raise RuntimeError(
+                f"Invalid response {kind}s: expected a list of (name, value) pairs, "
+                f"got {type(fields).__name__}"
+            ) from None
+
+    # ``cleaned`` stays None while every field is already a lowercase
+    # (bytes, bytes) tuple; the first field that needs rewriting starts a copy.
+    cleaned: list[tuple[bytes, bytes]] | None = None
+    for index, field in enumerate(field_list):
+        try:
+            name, value = field
+        except (TypeError, ValueError):
+            raise RuntimeError(
+                f"Invalid response {kind} at index {index}: expected a (name, value) "
+                f"pair, got {field!r}"
+            ) from None
+        if type(name) is not bytes or type(value) is not bytes:
+            raise RuntimeError(
+                f"Invalid response {kind} {name!r}: name and value must be bytes, "
+                f"got {type(name).__name__} and {type(value).__name__}"
+            )
+
+        # RFC 9110 §5.1: field-name = token, and a token is one or more tchar.
+        if not name or name.translate(None, _TOKEN_CHARS):
+            raise RuntimeError(
+                f"Invalid response {kind} name {name!r}: a name must be a non-empty "
+                "token (RFC 9110 §5.6.2)"
+            )
+        if value.translate(None, _ALLOWED_VALUE_BYTES):
+            raise RuntimeError(
+                f"Invalid response {kind} {name!r}: the value contains CR, LF or NUL "
+                "(RFC 9110 §5.5)"
+            )
+
+        needs_rewrite = type(field) is not tuple or not name.islower()
+        if needs_rewrite and cleaned is None:
+            cleaned = field_list[:index]
+        if cleaned is not None:
+            cleaned.append((name.lower(), value))
+
+    return field_list if cleaned is None else cleaned
