@@ -69,7 +69,7 @@ def validate_fields(fields: Iterable[Any], kind: str) -> list[tuple[bytes, bytes
             ) from None
         if type(name) is not bytes or type(value) is not bytes:
             raise RuntimeError(
-                f"Invalid response {kind} {name!r}: name and value must be bytes, "
+                f"Invalid response {kind} {name!r} at index {index}: name and value must be bytes, "
                 f"got {type(name).__name__} and {type(value).__name__}"
             )
 
