@@ -7,7 +7,7 @@ The bridge never touches a socket, so its tests drive it with an in-memory
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from pounce_asgi_bridge import ClientDisconnected, HTTPCycle, HTTPScopeFactory, Message
@@ -92,12 +92,6 @@ class FakeSink:
     @property
     def kinds(self) -> list[str]:
         return [call[0] for call in self.calls]
-
-
-ASGICallable = Callable[
-    [dict[str, Any], Callable[[], Awaitable[Message]], Callable[[Message], Awaitable[None]]],
-    Awaitable[None],
-]
 
 
 def make_scope(target: bytes = b"/", method: bytes = b"GET") -> dict[str, Any]:

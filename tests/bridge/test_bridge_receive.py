@@ -10,7 +10,11 @@ from bridge_doubles import FakeSink, FakeSource, body, make_cycle, start
 def test_receive_whole_body() -> None:
     async def scenario() -> None:
         cycle, source, _ = make_cycle(FakeSource([b"hello"]))
-        assert await cycle.receive() == {"type": "http.request", "body": b"hello", "more_body": False}
+        assert await cycle.receive() == {
+            "type": "http.request",
+            "body": b"hello",
+            "more_body": False,
+        }
         assert source.reads == 1
 
     asyncio.run(scenario())

@@ -7,8 +7,8 @@ import logging
 from typing import Any
 
 import pytest
-
 from bridge_doubles import FakeSink, FakeSource, body, make_cycle, start
+
 from pounce_asgi_bridge import ClientDisconnected, HTTPCycle, Message, Receive, Scope, Send
 
 ERROR_500 = [

@@ -7,8 +7,8 @@ import http
 from typing import Any
 
 import pytest
-
 from bridge_doubles import FakeSink, body, make_cycle, start, trailers
+
 from pounce_asgi_bridge import ClientDisconnected, HTTPCycle, Message
 
 
@@ -59,7 +59,9 @@ def test_status_and_flags_before_start() -> None:
 
 
 def test_defaults_for_optional_keys() -> None:
-    _, sink = send_all([{"type": "http.response.start", "status": 204}, {"type": "http.response.body"}])
+    _, sink = send_all(
+        [{"type": "http.response.start", "status": 204}, {"type": "http.response.body"}]
+    )
     assert sink.calls == [("start", 204, [], False), ("body", b"", False)]
 
 
@@ -221,7 +223,11 @@ def test_rejected_start_keeps_state() -> None:
 
 
 def test_non_bytes_body_rejected() -> None:
-    send_expecting([start(), {"type": "http.response.body", "body": "text"}], RuntimeError, r"expected bytes, got str")
+    send_expecting(
+        [start(), {"type": "http.response.body", "body": "text"}],
+        RuntimeError,
+        r"expected bytes, got str",
+    )
 
 
 # --- header validation ------------------------------------------------------

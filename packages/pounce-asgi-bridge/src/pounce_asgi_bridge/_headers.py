@@ -17,9 +17,7 @@ __all__ = ["validate_fields"]
 # RFC 9110 §5.6.2: tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" /
 # "-" / "." / "^" / "_" / "`" / "|" / "~" / DIGIT / ALPHA.
 _TOKEN_CHARS: Final = (
-    b"!#$%&'*+-.^_`|~0123456789"
-    b"abcdefghijklmnopqrstuvwxyz"
-    b"ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    b"!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 )
 
 # RFC 9110 §5.5: "Field values containing CR, LF, or NUL characters are

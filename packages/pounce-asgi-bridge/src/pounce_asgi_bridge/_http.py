@@ -215,8 +215,7 @@ class HTTPCycle:
             raise ClientDisconnected("The client disconnected before the response was complete")
         if message_type is None:
             raise RuntimeError(
-                f"ASGI message has no 'type' key in state '{self._state}'; "
-                f"{_EXPECTED[self._state]}"
+                f"ASGI message has no 'type' key in state '{self._state}'; {_EXPECTED[self._state]}"
             )
         raise RuntimeError(
             f"Unexpected ASGI message {message_type!r} in state '{self._state}'; "

@@ -76,7 +76,7 @@ class HTTPScopeFactory:
         http_version: str,
         headers: list[tuple[bytes, bytes]],
         client: tuple[str, int] | None,
-        server: tuple[str, int] | None | _Default = _Default.SERVER,
+        server: tuple[str, int] | _Default | None = _Default.SERVER,
     ) -> dict[str, Any]:
         """Return a new scope for one request.
 
@@ -90,10 +90,7 @@ class HTTPScopeFactory:
             raw_path, _, query_string = target.partition(b"?")
         else:
             raw_path, query_string = split_target(target)
-        if b"%" in raw_path:
-            path = decode_path(raw_path)
-        else:
-            path = raw_path.decode("utf-8", "replace")
+        path = decode_path(raw_path) if b"%" in raw_path else raw_path.decode("utf-8", "replace")
 
         scope: dict[str, Any] = {
             "type": "http",
