@@ -38,7 +38,7 @@ READ_PIECE_BYTES = 64 * 1024
 
 
 class BadRequest(Exception):
-    """A request this server cannot parse; ``status`` is the answer to send."""
+    """A request this server cannot parse; ``status`` is the status to respond with."""
 
     def __init__(self, status: int, reason: str) -> None:
         super().__init__(reason)
@@ -128,9 +128,10 @@ class StreamBody:
         return data, self.remaining > 0
 
     async def wait_disconnected(self) -> None:
-        # NOTE: watching for the peer to close would mean reading ahead into
-        # a pipelined request, so this server only notices a departed client
-        # when a write fails; until then this waits for the response to end.
+        # NOTE: this server notices a departed client only when a write
+        # fails, because watching for the peer to close would mean reading
+        # ahead into a pipelined request. Until then this waits for the
+        # response to end.
         await self.response_done.wait()
 
 

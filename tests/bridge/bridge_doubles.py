@@ -19,30 +19,33 @@ class FakeSource:
     """A request body given up front, piece by piece.
 
     After the last piece, ``read`` raises ``ClientDisconnected`` when
-    ``disconnect`` is true. ``wait_disconnected`` returns once ``gone`` is
-    set, by the test or by a linked ``FakeSink`` completing the response.
+    ``disconnect_after_body`` is true. ``wait_disconnected`` returns once the
+    ``disconnected`` event is set, by the test or by a linked ``FakeSink``
+    completing the response.
     """
 
-    def __init__(self, pieces: Sequence[bytes] = (b"",), *, disconnect: bool = False) -> None:
+    def __init__(
+        self, pieces: Sequence[bytes] = (b"",), *, disconnect_after_body: bool = False
+    ) -> None:
         self.pieces = list(pieces)
-        self.disconnect = disconnect
+        self.disconnect_after_body = disconnect_after_body
         self.reads = 0
         self.waits = 0
-        self.gone = asyncio.Event()
+        self.disconnected = asyncio.Event()
 
     async def read(self) -> tuple[bytes, bool]:
         self.reads += 1
         if not self.pieces:
-            if self.disconnect:
+            if self.disconnect_after_body:
                 raise ClientDisconnected("client went away")
             raise AssertionError("read() called after the body ended")
         piece = self.pieces.pop(0)
-        more_body = bool(self.pieces) or self.disconnect
+        more_body = bool(self.pieces) or self.disconnect_after_body
         return piece, more_body
 
     async def wait_disconnected(self) -> None:
         self.waits += 1
-        await self.gone.wait()
+        await self.disconnected.wait()
 
 
 class FakeSink:
@@ -50,7 +53,7 @@ class FakeSink:
 
     ``disconnect_on`` names a call ("start", "body" or "trailers") that
     raises ``ClientDisconnected`` instead, as a sink does when the client
-    has gone. ``source``, when given, is told when the response completes.
+    has gone. ``source``, when given, is notified when the response completes.
     """
 
     def __init__(self, *, disconnect_on: str | None = None, source: FakeSource | None = None):
@@ -83,7 +86,7 @@ class FakeSink:
 
     def _complete(self) -> None:
         if self.source is not None:
-            self.source.gone.set()
+            self.source.disconnected.set()
 
     @property
     def body_bytes(self) -> bytes:

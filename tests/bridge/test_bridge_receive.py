@@ -43,7 +43,7 @@ def test_disconnect_after_body_waits_for_client() -> None:
         assert not waiter.done()
         assert source.waits == 1
 
-        source.gone.set()
+        source.disconnected.set()
         assert await waiter == {"type": "http.disconnect"}
         assert source.reads == 1
 
@@ -54,7 +54,7 @@ def test_disconnect_repeats_without_waiting() -> None:
     async def scenario() -> None:
         cycle, source, _ = make_cycle(FakeSource([b"x"]))
         await cycle.receive()
-        source.gone.set()
+        source.disconnected.set()
         assert await cycle.receive() == {"type": "http.disconnect"}
         assert await cycle.receive() == {"type": "http.disconnect"}
         assert source.waits == 1
@@ -78,7 +78,7 @@ def test_disconnect_at_once_after_response_complete() -> None:
     asyncio.run(scenario())
 
 
-def test_disconnect_at_once_after_body_read_and_response_complete() -> None:
+def test_disconnect_after_read_and_response() -> None:
     async def scenario() -> None:
         source = FakeSource([b"x"])
         cycle, _, _ = make_cycle(source, FakeSink())
@@ -93,7 +93,7 @@ def test_disconnect_at_once_after_body_read_and_response_complete() -> None:
 
 def test_disconnect_raised_by_source() -> None:
     async def scenario() -> None:
-        cycle, source, _ = make_cycle(FakeSource([b"part"], disconnect=True))
+        cycle, source, _ = make_cycle(FakeSource([b"part"], disconnect_after_body=True))
         assert await cycle.receive() == {"type": "http.request", "body": b"part", "more_body": True}
         assert await cycle.receive() == {"type": "http.disconnect"}
         assert await cycle.receive() == {"type": "http.disconnect"}
@@ -112,7 +112,7 @@ def test_disconnect_during_streamed_response() -> None:
         waiter = asyncio.ensure_future(cycle.receive())
         await asyncio.sleep(0)
         assert not waiter.done()
-        source.gone.set()
+        source.disconnected.set()
         assert await waiter == {"type": "http.disconnect"}
 
     asyncio.run(scenario())

@@ -323,7 +323,7 @@ def test_receive_disconnect_during_long_poll() -> None:
         await asyncio.sleep(0)
         await asyncio.sleep(0)
         assert len(messages) == 1
-        source.gone.set()
+        source.disconnected.set()
         await task
 
     asyncio.run(scenario())

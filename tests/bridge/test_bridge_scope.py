@@ -113,7 +113,7 @@ def test_root_path_trailing_slash_dropped() -> None:
     assert scope["path"] == "/api/users"
 
 
-def test_root_path_non_ascii_is_encoded_in_raw_path() -> None:
+def test_root_path_encoded_in_raw_path() -> None:
     scope = build(HTTPScopeFactory(root_path="/caf\u00e9 x"), b"/a")
     assert scope["path"] == "/caf\u00e9 x/a"
     assert scope["raw_path"] == b"/caf%C3%A9%20x/a"

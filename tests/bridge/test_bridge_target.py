@@ -70,7 +70,7 @@ def test_decode_path_replaces_invalid_utf8() -> None:
 
 
 def test_decode_path_result_encodes_as_utf8() -> None:
-    # The reason for errors="replace": the result never holds lone
+    # The reason for errors="replace": the result never contains lone
     # surrogates, so frameworks can always encode it again.
     decoded = decode_path(b"/%ED%A0%80/%80")
     assert decoded.encode("utf-8")

@@ -34,8 +34,8 @@ def validate_fields(fields: Iterable[Any], kind: str) -> list[tuple[bytes, bytes
 
     ``fields`` is what the app put under ``"headers"``: an iterable of
     ``(name, value)`` pairs of bytes. Names with uppercase letters are
-    lowercased, because ASGI asks apps for lowercase names but some send
-    mixed case. When nothing needs changing and ``fields`` is a list of
+    lowercased, because ASGI requires lowercase names from apps but some
+    send mixed case. When nothing needs changing and ``fields`` is a list of
     tuples, that same list is returned.
 
     Raise ``RuntimeError`` naming the field (``kind`` is "header" or

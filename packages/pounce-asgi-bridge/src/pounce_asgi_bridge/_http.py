@@ -2,7 +2,7 @@
 
 Theory of operation
 -------------------
-``HTTPCycle`` stands between one request and the application. ``receive``
+``HTTPCycle`` connects one request to the application. ``receive``
 returns the request body piece by piece from the ``BodySource``, then
 ``http.disconnect``. ``send`` classifies each message as an event, looks up
 (state, event) in one transition table, validates the response head, and
@@ -81,7 +81,7 @@ _TRANSITIONS: Final[dict[tuple[_State, _Event], _State]] = {
     (_State.AWAITING_TRAILERS, _Event.LAST_TRAILERS): _State.COMPLETE,
 }
 
-# What each state accepts, for the error message of a misplaced message.
+# The messages each state accepts, quoted in the error for a misplaced one.
 _EXPECTED: Final[dict[_State, str]] = {
     _State.AWAITING_START: "expected 'http.response.start'",
     _State.SENDING_BODY: "expected 'http.response.body'",
@@ -95,7 +95,7 @@ _EXPECTED: Final[dict[_State, str]] = {
 # States in which the response can no longer change.
 _ENDED: Final = frozenset({_State.COMPLETE, _State.DISCONNECTED, _State.ABORTED})
 
-# A 500 answers the client while no part of the response has been sent.
+# The response sent for a failed app while no part of its own was sent.
 _ERROR_BODY: Final = b"Internal Server Error"
 _ERROR_HEADERS: Final = (
     (b"content-type", b"text/plain; charset=utf-8"),
@@ -295,8 +295,8 @@ class HTTPCycle:
         """Call the app for this request and handle whatever it leaves undone.
 
         Return normally in every case except cancellation. An app failure
-        is logged on the cycle's logger, then answered with a 500 when no
-        response has started, or with ``sink.abort()`` when one has. A
+        is logged on the cycle's logger, then followed by a 500 response when
+        no response has started, or by ``sink.abort()`` when one has. A
         ``ClientDisconnected`` out of the app is logged at debug level only.
         """
         try:

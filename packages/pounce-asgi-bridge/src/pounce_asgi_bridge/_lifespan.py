@@ -16,8 +16,8 @@ phase.
 
 Modes: "off" never calls the app. "on" requires the app to complete
 startup. "auto" accepts an app that does not speak lifespan: if it raises or
-returns before it has received ``lifespan.startup``, one log line says so
-and the server runs without lifespan. Django's ASGI handler, for one,
+returns before it has received ``lifespan.startup``, one log line reports
+it and the server runs without lifespan. Django's ASGI handler, for one,
 raises for any scope type it does not know. Once the app has received
 ``lifespan.startup``, a failure is a startup failure in "auto" as in "on".
 """
@@ -65,7 +65,7 @@ _TRANSITIONS: Final[dict[tuple[_Phase, object], _Phase]] = {
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class _Reply:
-    """How a phase ended: the app's message, or the app's task ending."""
+    """The outcome of a phase: the app's reply, or the end of the app's task."""
 
     kind: Literal["complete", "failed", "ended"]
     message: str = ""
@@ -117,7 +117,7 @@ class LifespanManager:
 
         Raise ``LifespanFailure`` when the app sends ``lifespan.startup.failed``,
         raises or returns first (except in "auto" mode before it received
-        ``lifespan.startup``), or does not answer within the timeout.
+        ``lifespan.startup``), or does not reply within the timeout.
         """
         if self._mode == "off":
             return
@@ -153,8 +153,8 @@ class LifespanManager:
     async def shutdown(self) -> None:
         """Send ``lifespan.shutdown`` and wait for the app to finish.
 
-        Failures are logged, never raised: the server is stopping anyway.
-        Does nothing unless startup completed.
+        Log failures instead of raising them, because the server is stopping
+        anyway. Do nothing unless startup completed.
         """
         task = self._task
         if task is None or not self.supported or task.done():
@@ -240,7 +240,7 @@ class LifespanManager:
 
         reply = self._reply
         if reply is None or reply.done():
-            # The phase timed out and nobody waits for this message anymore.
+            # The phase timed out, so no caller waits for this reply anymore.
             return
         if next_phase is _Phase.SERVING or next_phase is _Phase.STOPPED:
             reply.set_result(_Reply("complete"))

@@ -109,7 +109,7 @@ class HTTPScopeFactory:
         }
         if self._state is not None:
             # A shallow copy: an app may add request-scoped keys without
-            # touching the shared dict, while the objects it holds (pools,
+            # touching the shared dict, while the objects in it (pools,
             # clients) stay shared.
             scope["state"] = self._state.copy()
         return scope
