@@ -134,6 +134,11 @@ class Server:
         """Close the listening sockets (and remove a Unix socket file we created)."""
         close_listeners(self.listeners)
 
+    @property
+    def worker(self) -> Worker | None:
+        """The worker, once ``serve`` has created it."""
+        return self._worker
+
     # Control from other threads and from signals.
 
     def shutdown(self, *, force: bool = False) -> None:

@@ -59,6 +59,8 @@ class Worker:
         self._stop_requested = threading.Event()
         #: Set when startup failed; the server reports it and exits non-zero.
         self.error: BaseException | None = None
+        #: The connections' shared context, once the worker serves.
+        self.context: WorkerContext | None = None
 
     def run(self) -> None:
         """Run the worker's loop until shutdown completes; call in the worker's thread."""
@@ -105,6 +107,7 @@ class Worker:
             raise StartupError(f"application startup failed: {exc}") from None
 
         ctx = WorkerContext(app=self.app, config=self.config, loop=loop, state=lifespan.state)
+        self.context = ctx
         servers = [
             await loop.create_server(
                 lambda: HTTP1Protocol(ctx), sock=listener.sock, backlog=self.config.backlog
