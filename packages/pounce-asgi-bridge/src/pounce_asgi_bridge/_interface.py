@@ -51,6 +51,7 @@ class ResponseSink(Protocol):
         """Accept the response head; it may be written with the first body piece.
 
         ``trailers`` is true when the app announced ``http.response.trailers``.
+        ``headers`` may be the app's own list, so treat it as read-only.
         """
 
     async def body(self, data: bytes, more_body: bool) -> None:
@@ -58,11 +59,18 @@ class ResponseSink(Protocol):
 
         With ``more_body`` false, the response body is complete (and the
         response too, unless trailers were announced). Raise
-        ``ClientDisconnected`` if the client has gone.
+        ``ClientDisconnected`` if the client has gone. ``data`` may be empty
+        with ``more_body`` true when the app wants the head out before a
+        slow stream; it must not end a chunked body.
         """
 
     async def trailers(self, headers: list[tuple[bytes, bytes]]) -> None:
         """Write the trailer fields and complete the response."""
 
     def abort(self) -> None:
-        """Close the connection: the response started but cannot be finished."""
+        """Close the connection because the response cannot be finished.
+
+        Called at most once, and never after this sink raised
+        ``ClientDisconnected``. It usually follows ``start``, but comes
+        before it when the app raised ``ClientDisconnected`` on its own.
+        """
