@@ -149,7 +149,7 @@ class HTTPCycle:
 
     @property
     def response_complete(self) -> bool:
-        """Whether the whole response, trailers included, has reached the sink."""
+        """Whether the whole response, trailers included, went to the sink and the client stayed."""
         return self._state is _State.COMPLETE
 
     @property
