@@ -1,0 +1,8 @@
+"""Sans-I/O protocol machines for the Pounce ASGI server.
+
+``pounce_protocols.http1`` holds the HTTP/1.1 machines.
+"""
+
+from __future__ import annotations
+
+__all__: list[str] = []
