@@ -29,7 +29,7 @@ from __future__ import annotations
 import asyncio
 import math
 import sys
-from typing import Any
+from typing import Any, cast
 
 from pounce_asgi_bridge import HTTPCycle
 from pounce_protocols.http1 import (
@@ -90,8 +90,9 @@ class HTTP1Protocol(asyncio.Protocol):
     # asyncio.Protocol callbacks.
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # uvloop's transports implement asyncio.Transport's methods without
+        # subclassing it, so an isinstance check would reject them.
+        self.transport = cast(asyncio.Transport, transport)
         self.client = _address(transport.get_extra_info("peername"))
         self.server = _address(transport.get_extra_info("sockname"))
         self.ctx.connections.add(self)
