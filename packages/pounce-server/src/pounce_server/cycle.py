@@ -173,6 +173,12 @@ class RequestCycle:
                 headers = headers + [item for item in defaults if item[0] not in names]
             else:
                 headers = headers + defaults
+        if self._continue_pending and self.body_received == 0 and not self.body_complete:
+            # RFC 9110 §10.1.1: a final answer while the client still waits
+            # for 100 Continue should say whether the server closes. The
+            # client will not send the body, so the connection cannot carry
+            # another request.
+            self.conn.closing = True
         if self.conn.closing:
             headers = [*headers, _CONNECTION_CLOSE]
         self._head_status = status
