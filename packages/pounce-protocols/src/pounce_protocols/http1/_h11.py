@@ -39,7 +39,7 @@ from ._errors import ProtocolError
 from ._events import ConnectionClosed, Data, EndOfMessage, Event, Headers, Request
 from ._fast import PIPELINE_MARGIN
 from ._head import interpret_head
-from ._limits import HTTP1Limits
+from ._limits import DEFAULT_LIMITS, HTTP1Limits
 from ._lines import LineScanner, skip_empty_lines
 from ._status import reason_phrase
 from ._writer import (
@@ -106,7 +106,7 @@ class H11Connection:
     )
 
     def __init__(self, limits: HTTP1Limits | None = None) -> None:
-        self._limits = limits if limits is not None else HTTP1Limits()
+        self._limits = limits if limits is not None else DEFAULT_LIMITS
         self._pipeline_bound = self._limits.max_head + PIPELINE_MARGIN
         self._scanner = LineScanner(self._limits, request=True)
         # Keeps the response state and checks the app's body sizes; the

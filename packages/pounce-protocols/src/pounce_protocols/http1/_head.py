@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from ._errors import ProtocolError
 from ._events import Headers
-from ._tables import FIELD_VALUE_BYTES, TOKEN_BYTES, VISIBLE_BYTES
+from ._tables import TOKEN_BYTES, VISIBLE_BYTES
 
 __all__ = ["MAX_CONTENT_LENGTH_DIGITS", "interpret_head", "parse_fields", "parse_request_line"]
 
@@ -50,23 +50,24 @@ def parse_request_line(line: bytes) -> tuple[bytes, bytes, str]:
 def parse_fields(lines: list[bytes]) -> Headers:
     """Parse ``field-name ":" OWS field-value OWS`` lines (RFC 9112 §5).
 
-    Names are lowercased and values stripped of SP and HTAB; the order and
-    any repeated fields are kept as they came.
+    The lines must have passed ``LineScanner`` (or the fast machine's
+    equivalent checks): they hold no control byte but HTAB, so every field
+    value is valid and only the names need checking here. Names are
+    lowercased and values stripped of SP and HTAB; the order and any
+    repeated fields are kept as they came.
     """
     headers: Headers = []
     append = headers.append
+    token_bytes = TOKEN_BYTES
     for line in lines:
         name, colon, value = line.partition(b":")
-        # RFC 9112 §5.1: no whitespace is allowed between name and colon,
-        # and the token check below rejects it along with any other byte.
+        # RFC 9112 §5.1: no whitespace between name and colon. The token
+        # check rejects it, and with it a folded line's leading SP or HTAB.
+        if not name or name.translate(None, token_bytes):
+            raise ProtocolError(f"Invalid header field name {name!r}")
         if not colon:
             raise ProtocolError("Header field line without a colon")
-        if not name or name.translate(None, TOKEN_BYTES):
-            raise ProtocolError(f"Invalid header field name {name!r}")
-        value = value.strip(_OWS)
-        if value.translate(None, FIELD_VALUE_BYTES):
-            raise ProtocolError(f"Invalid value in header field {name!r}")
-        append((name.lower(), value))
+        append((name.lower(), value.strip(b" \t")))
     return headers
 
 
@@ -106,7 +107,8 @@ def _check_transfer_coding(values: list[bytes], http_version: str, has_length: b
 
 
 def _tokens(values: list[bytes]) -> list[bytes]:
-    return [member.lower() for member in _list_members(values)]
+    """Return the lowercased members of comma-separated values, OWS stripped."""
+    return [member.strip(_OWS) for member in b",".join(values).lower().split(b",")]
 
 
 def interpret_head(
@@ -163,5 +165,5 @@ def interpret_head(
         keep_alive = b"keep-alive" in connection_tokens and b"close" not in connection_tokens
 
     # RFC 9110 §10.1.1: 100-continue means something only in HTTP/1.1.
-    expect_continue = http_version == "1.1" and b"100-continue" in _tokens(expect)
+    expect_continue = bool(expect) and http_version == "1.1" and b"100-continue" in _tokens(expect)
     return content_length, chunked, keep_alive, expect_continue

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["HTTP1Limits"]
+__all__ = ["DEFAULT_LIMITS", "HTTP1Limits"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -29,3 +29,7 @@ class HTTP1Limits:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
         if self.max_body is not None and (not isinstance(self.max_body, int) or self.max_body < 0):
             raise ValueError(f"max_body must be a non-negative integer or None, got {self.max_body!r}")
+
+
+#: The limits a machine uses when it is given none; frozen, so one is shared.
+DEFAULT_LIMITS = HTTP1Limits()

@@ -144,13 +144,16 @@ def plan_response(
 def _head_bytes(
     status: int, reason: bytes, headers: Sequence[tuple[bytes, bytes]], plan: ResponsePlan
 ) -> list[bytes]:
+    """Return the pieces of a response head, to be joined with its body in one call."""
     parts = [status_line(status, reason)]
-    if plan.omitted:
-        omitted = plan.omitted
-        parts += [b"%s: %s\r\n" % (n, v) for n, v in headers if n.lower() not in omitted]
-    else:
-        parts += [name + b": " + value + b"\r\n" for name, value in headers]
-    parts += [name + b": " + value + b"\r\n" for name, value in plan.added]
+    omitted = plan.omitted
+    # Extending with the four pieces is cheaper than concatenating each line.
+    for name, value in headers:
+        if omitted and name.lower() in omitted:
+            continue
+        parts += (name, b": ", value, b"\r\n")
+    for name, value in plan.added:
+        parts += (name, b": ", value, b"\r\n")
     parts.append(b"\r\n")
     return parts
 
