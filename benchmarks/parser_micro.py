@@ -96,7 +96,8 @@ def main() -> None:
     }
     # Parse alone: a fresh machine for each request, so no response is needed.
     parse_only = {
-        name: (lambda factory=factory: factory().receive_data(GET)) for name, factory in backends.items()
+        name: (lambda factory=factory: factory().receive_data(GET))
+        for name, factory in backends.items()
     }
 
     print(f"{'case':44} {'pounce us':>10} {'h11 us':>10} {'h11/pounce':>11}")

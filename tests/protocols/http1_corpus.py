@@ -54,13 +54,20 @@ VALID = [
     Vector("colon in value", get(b"X-Time: 12:30:45")),
     Vector("http/1.0 without host", b"GET / HTTP/1.0\r\n\r\n"),
     Vector("http/1.0 keep-alive", b"GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n"),
-    Vector("http/1.0 keep-alive and close", b"GET / HTTP/1.0\r\nConnection: keep-alive, close\r\n\r\n"),
+    Vector(
+        "http/1.0 keep-alive and close", b"GET / HTTP/1.0\r\nConnection: keep-alive, close\r\n\r\n"
+    ),
     Vector("http/1.1 close", get(b"Connection: close")),
     Vector("connection token list", get(b"Connection: upgrade, CLOSE")),
     Vector("expect continue", post(b"hello", b"Content-Length: 5", b"Expect: 100-Continue")),
-    Vector("expect in http/1.0 ignored", b"POST / HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\nx"),
+    Vector(
+        "expect in http/1.0 ignored",
+        b"POST / HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\nx",
+    ),
     Vector("options star", b"OPTIONS * HTTP/1.1\r\nHost: example.com\r\n\r\n"),
-    Vector("connect authority", b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n"),
+    Vector(
+        "connect authority", b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n"
+    ),
     Vector("absolute form", get(target=b"http://example.com/a?b=c#d")),
     Vector("extension method", b"M-SEARCH * HTTP/1.1\r\nHost: x\r\n\r\n"),
     Vector("lowercase method", b"get / HTTP/1.1\r\nHost: x\r\n\r\n"),
@@ -74,14 +81,21 @@ VALID = [
     Vector("content-length repeated", post(b"hello", b"Content-Length: 5", b"Content-Length: 5")),
     Vector("content-length 18 digits", post(b"", b"Content-Length: 000000000000000000")),
     Vector("chunked body", chunked(b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n")),
-    Vector("chunked case-insensitive", post(b"3\r\nabc\r\n0\r\n\r\n", b"Transfer-Encoding: ChUnKeD")),
+    Vector(
+        "chunked case-insensitive", post(b"3\r\nabc\r\n0\r\n\r\n", b"Transfer-Encoding: ChUnKeD")
+    ),
     Vector("chunked upper hex", chunked(b"A\r\n0123456789\r\n0\r\n\r\n")),
     Vector("chunked leading zeros", chunked(b"0005\r\nhello\r\n000\r\n\r\n")),
     Vector("chunked 16 digit zero size", chunked(b"0000000000000000\r\n\r\n")),
-    Vector("chunk extensions", chunked(b"5;name\r\nhello\r\n3;a=b;c=\"q;\\\"x\"\r\nabc\r\n0;last\r\n\r\n")),
-    Vector("chunk extension quoted empty", chunked(b"1;e=\"\"\r\nx\r\n0\r\n\r\n")),
+    Vector(
+        "chunk extensions", chunked(b'5;name\r\nhello\r\n3;a=b;c="q;\\"x"\r\nabc\r\n0;last\r\n\r\n')
+    ),
+    Vector("chunk extension quoted empty", chunked(b'1;e=""\r\nx\r\n0\r\n\r\n')),
     Vector("chunked trailers", chunked(b"3\r\nabc\r\n0\r\nX-Checksum: 42\r\nX-Other:  v \r\n\r\n")),
-    Vector("chunked trailer content-length", chunked(b"1\r\na\r\n0\r\nContent-Length: nonsense\r\n\r\n")),
+    Vector(
+        "chunked trailer content-length",
+        chunked(b"1\r\na\r\n0\r\nContent-Length: nonsense\r\n\r\n"),
+    ),
     Vector("chunked empty body", chunked(b"0\r\n\r\n")),
     Vector("pipelined gets", get() + get(target=b"/second")),
     Vector("pipelined post then get", post(b"abc", b"Content-Length: 3") + get(target=b"/next")),
@@ -92,10 +106,18 @@ VALID = [
     Vector("eof after request", get(), eof=True),
     Vector("eof after empty lines", get() + b"\r\n\r\n", eof=True),
     Vector("eof on idle connection", b"", eof=True),
-    Vector("limits: lines at the limit", b"GET /" + b"a" * 50 + b" HTTP/1.1\r\nHost: " + b"h" * 42 + b"\r\n\r\n", limits=SMALL),
+    Vector(
+        "limits: lines at the limit",
+        b"GET /" + b"a" * 50 + b" HTTP/1.1\r\nHost: " + b"h" * 42 + b"\r\n\r\n",
+        limits=SMALL,
+    ),
     Vector("limits: four fields", get(b"A: 1", b"B: 2", b"C: 3"), limits=SMALL),
     Vector("limits: body at the limit", post(b"x" * 32, b"Content-Length: 32"), limits=SMALL),
-    Vector("limits: chunked at the limit", chunked(b"10\r\n" + b"x" * 16 + b"\r\n10\r\n" + b"y" * 16 + b"\r\n0\r\n\r\n"), limits=SMALL),
+    Vector(
+        "limits: chunked at the limit",
+        chunked(b"10\r\n" + b"x" * 16 + b"\r\n10\r\n" + b"y" * 16 + b"\r\n0\r\n\r\n"),
+        limits=SMALL,
+    ),
 ]
 
 INVALID = [
@@ -158,13 +180,23 @@ INVALID = [
     Vector("content-length hex", post(b"", b"Content-Length: 0x10"), 400),
     Vector("content-length empty", post(b"", b"Content-Length:"), 400),
     Vector("content-length list differs", post(b"hello", b"Content-Length: 5, 6"), 400),
-    Vector("content-length repeated differs", post(b"hello", b"Content-Length: 5", b"Content-Length: 6"), 400),
+    Vector(
+        "content-length repeated differs",
+        post(b"hello", b"Content-Length: 5", b"Content-Length: 6"),
+        400,
+    ),
     Vector("content-length empty member", post(b"hello", b"Content-Length: 5,"), 400),
     Vector("content-length 19 digits", post(b"", b"Content-Length: 0000000000000000001"), 400),
     # Transfer-Encoding (RFC 9112 §6.1).
-    Vector("te and cl", post(b"0\r\n\r\n", b"Transfer-Encoding: chunked", b"Content-Length: 5"), 400),
-    Vector("cl and te", post(b"0\r\n\r\n", b"Content-Length: 5", b"Transfer-Encoding: chunked"), 400),
-    Vector("te in http/1.0", b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400),
+    Vector(
+        "te and cl", post(b"0\r\n\r\n", b"Transfer-Encoding: chunked", b"Content-Length: 5"), 400
+    ),
+    Vector(
+        "cl and te", post(b"0\r\n\r\n", b"Content-Length: 5", b"Transfer-Encoding: chunked"), 400
+    ),
+    Vector(
+        "te in http/1.0", b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400
+    ),
     Vector("te gzip only", post(b"", b"Transfer-Encoding: gzip"), 400),
     Vector("te identity", post(b"", b"Transfer-Encoding: identity"), 400),
     Vector("te chunked then gzip", post(b"", b"Transfer-Encoding: chunked, gzip"), 400),
@@ -172,10 +204,26 @@ INVALID = [
     Vector("te trailing comma", post(b"", b"Transfer-Encoding: chunked,"), 400),
     Vector("te gzip then chunked", post(b"0\r\n\r\n", b"Transfer-Encoding: gzip, chunked"), 501),
     Vector("te chunked twice", post(b"0\r\n\r\n", b"Transfer-Encoding: chunked, chunked"), 501),
-    Vector("te two fields", post(b"0\r\n\r\n", b"Transfer-Encoding: gzip", b"Transfer-Encoding: chunked"), 501),
-    Vector("te repeated chunked fields", post(b"0\r\n\r\n", b"Transfer-Encoding: chunked", b"Transfer-Encoding: chunked"), 501),
-    Vector("te before a bad content-length", post(b"", b"Transfer-Encoding: gzip, chunked", b"Content-Length: x"), 400),
-    Vector("te 501 after missing host", b"POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 400),
+    Vector(
+        "te two fields",
+        post(b"0\r\n\r\n", b"Transfer-Encoding: gzip", b"Transfer-Encoding: chunked"),
+        501,
+    ),
+    Vector(
+        "te repeated chunked fields",
+        post(b"0\r\n\r\n", b"Transfer-Encoding: chunked", b"Transfer-Encoding: chunked"),
+        501,
+    ),
+    Vector(
+        "te before a bad content-length",
+        post(b"", b"Transfer-Encoding: gzip, chunked", b"Content-Length: x"),
+        400,
+    ),
+    Vector(
+        "te 501 after missing host",
+        b"POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+        400,
+    ),
     # Chunked framing (RFC 9112 §7.1).
     Vector("chunk size not hex", chunked(b"g\r\nx\r\n0\r\n\r\n"), 400),
     Vector("chunk size empty", chunked(b"\r\nx\r\n0\r\n\r\n"), 400),
@@ -187,7 +235,7 @@ INVALID = [
     Vector("chunk extension without name", chunked(b"1;\r\nx\r\n0\r\n\r\n"), 400),
     Vector("chunk extension empty value", chunked(b"1;a=\r\nx\r\n0\r\n\r\n"), 400),
     Vector("chunk extension space", chunked(b"1 ;a\r\nx\r\n0\r\n\r\n"), 400),
-    Vector("chunk extension open quote", chunked(b"1;a=\"x\r\nx\r\n0\r\n\r\n"), 400),
+    Vector("chunk extension open quote", chunked(b'1;a="x\r\nx\r\n0\r\n\r\n'), 400),
     Vector("chunk extension nul", chunked(b"1;a\x00\r\nx\r\n0\r\n\r\n"), 400),
     Vector("chunk extension bare cr", chunked(b"1;a\rb\r\nx\r\n0\r\n\r\n"), 400),
     Vector("chunk data too long", chunked(b"1\r\nxy\r\n0\r\n\r\n"), 400),
@@ -198,20 +246,47 @@ INVALID = [
     Vector("trailer without colon", chunked(b"0\r\nX-T 1\r\n\r\n"), 400),
     Vector("trailer nul", chunked(b"0\r\nX-T: \x00\r\n\r\n"), 400),
     # Size limits, with SMALL limits.
-    Vector("request line too long", b"GET /" + b"a" * 70 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414, SMALL),
+    Vector(
+        "request line too long", b"GET /" + b"a" * 70 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414, SMALL
+    ),
     Vector("request line too long, no end yet", b"GET /" + b"a" * 70, 414, SMALL),
-    Vector("request line one over", b"GET /" + b"a" * 51 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414, SMALL),
+    Vector(
+        "request line one over", b"GET /" + b"a" * 51 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414, SMALL
+    ),
     Vector("field line too long", get(b"X-Long: " + b"v" * 60), 431, SMALL),
-    Vector("field line too long, no end yet", b"GET / HTTP/1.1\r\nX-Long: " + b"v" * 60, 431, SMALL),
+    Vector(
+        "field line too long, no end yet", b"GET / HTTP/1.1\r\nX-Long: " + b"v" * 60, 431, SMALL
+    ),
     Vector("too many fields", get(b"A: 1", b"B: 2", b"C: 3", b"D: 4"), 431, SMALL),
-    Vector("head too large", get(*(b"X-%d: " % i + b"v" * 40 for i in range(3)), target=b"/" + b"p" * 40), 431, SMALL),
-    Vector("head too large, no end yet", b"GET / HTTP/1.1\r\n" + b"A: " + b"v" * 40 + b"\r\n" + (b"B: " + b"v" * 40 + b"\r\n") * 3 + b"C: " + b"v" * 40, 431, SMALL),
+    Vector(
+        "head too large",
+        get(*(b"X-%d: " % i + b"v" * 40 for i in range(3)), target=b"/" + b"p" * 40),
+        431,
+        SMALL,
+    ),
+    Vector(
+        "head too large, no end yet",
+        b"GET / HTTP/1.1\r\n"
+        + b"A: "
+        + b"v" * 40
+        + b"\r\n"
+        + (b"B: " + b"v" * 40 + b"\r\n") * 3
+        + b"C: "
+        + b"v" * 40,
+        431,
+        SMALL,
+    ),
     Vector("bare lf before long line", b"GET / HTTP/1.1\nX: " + b"v" * 80, 400, SMALL),
     Vector("long line before bare lf", b"GET /" + b"a" * 70 + b"\n", 414, SMALL),
     Vector("content-length over limit", post(b"", b"Content-Length: 33"), 413, SMALL),
     Vector("chunked over limit", chunked(b"10\r\n" + b"x" * 16 + b"\r\n11\r\n"), 413, SMALL),
     Vector("trailer line too long", chunked(b"0\r\nX-T: " + b"v" * 60 + b"\r\n\r\n"), 431, SMALL),
-    Vector("too many trailers", chunked(b"0\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\nE: 5\r\n\r\n"), 431, SMALL),
+    Vector(
+        "too many trailers",
+        chunked(b"0\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\nE: 5\r\n\r\n"),
+        431,
+        SMALL,
+    ),
     # End of input inside a message.
     Vector("eof inside request line", b"GET / HT", 400, eof=True),
     Vector("eof inside head", b"GET / HTTP/1.1\r\nHost: x\r\n", 400, eof=True),

@@ -159,7 +159,9 @@ def test_second_head_is_misuse(factory: Factory) -> None:
     machine.receive_data(get())
     machine.send_response(200, [])
 
-    with pytest.raises(RuntimeError, match=r"send_response\(\) called in response state 'sending body'"):
+    with pytest.raises(
+        RuntimeError, match=r"send_response\(\) called in response state 'sending body'"
+    ):
         machine.send_response(200, [])
 
 

@@ -67,9 +67,7 @@ def test_unknown_backend_names_value_and_choices() -> None:
 @pytest.mark.parametrize("cls", [FastHTTP1Connection, H11Connection])
 def test_backends_implement_every_interface_member(cls: type) -> None:
     members = [
-        name
-        for name, _ in inspect.getmembers(HTTP1ServerConnection)
-        if not name.startswith("_")
+        name for name, _ in inspect.getmembers(HTTP1ServerConnection) if not name.startswith("_")
     ]
     assert members
     for name in members:

@@ -24,12 +24,16 @@ from pounce_protocols.http1 import (
 backends = pytest.mark.parametrize("factory", BACKENDS.values(), ids=BACKENDS.keys())
 
 
-def parse_one(data: bytes, factory: Factory = FastHTTP1Connection, limits: HTTP1Limits | None = None) -> list[object]:
+def parse_one(
+    data: bytes, factory: Factory = FastHTTP1Connection, limits: HTTP1Limits | None = None
+) -> list[object]:
     """Return the events of one ``receive_data`` call on a new machine."""
     return list(factory(limits).receive_data(data))
 
 
-def status_of(data: bytes, factory: Factory = FastHTTP1Connection, limits: HTTP1Limits | None = None) -> int:
+def status_of(
+    data: bytes, factory: Factory = FastHTTP1Connection, limits: HTTP1Limits | None = None
+) -> int:
     with pytest.raises(ProtocolError) as info:
         parse_one(data, factory, limits)
     return info.value.status
@@ -48,7 +52,9 @@ def test_invalid_vector_status(factory: Factory, vector: Vector) -> None:
 
 
 @backends
-@pytest.mark.parametrize("vector", [v for v in INVALID if not v.eof], ids=lambda vector: vector.name)
+@pytest.mark.parametrize(
+    "vector", [v for v in INVALID if not v.eof], ids=lambda vector: vector.name
+)
 def test_invalid_vector_with_trailing_bytes(factory: Factory, vector: Vector) -> None:
     # A fault inside the vector is decided before anything that follows it.
     # Vectors that end inside a line get a byte that cannot finish it well.
@@ -80,7 +86,9 @@ def test_valid_vector_with_trailing_bytes(factory: Factory, vector: Vector) -> N
 
 @backends
 def test_simple_get_fields(factory: Factory) -> None:
-    events = parse_one(b"GET /path?q=1 HTTP/1.1\r\nHost: example.com\r\nAccept: */*\r\n\r\n", factory)
+    events = parse_one(
+        b"GET /path?q=1 HTTP/1.1\r\nHost: example.com\r\nAccept: */*\r\n\r\n", factory
+    )
     request, end = events
 
     assert isinstance(request, Request)
@@ -97,7 +105,9 @@ def test_simple_get_fields(factory: Factory) -> None:
 
 @backends
 def test_field_names_lowercased_values_stripped(factory: Factory) -> None:
-    request = parse_one(get(b"X-Mixed-CASE: \t a  b \t", b"x-mixed-case: second", b"Empty:"), factory)[0]
+    request = parse_one(
+        get(b"X-Mixed-CASE: \t a  b \t", b"x-mixed-case: second", b"Empty:"), factory
+    )[0]
 
     assert isinstance(request, Request)
     assert request.headers == [
@@ -254,7 +264,9 @@ def test_large_head_rejected_before_its_end(factory: Factory) -> None:
 @backends
 def test_content_length_over_limit_before_body(factory: Factory) -> None:
     assert status_of(post(b"", b"Content-Length: 1000"), factory, HTTP1Limits(max_body=999)) == 413
-    assert isinstance(parse_one(post(b"", b"Content-Length: 999"), factory, HTTP1Limits(max_body=999))[0], Request)
+    assert isinstance(
+        parse_one(post(b"", b"Content-Length: 999"), factory, HTTP1Limits(max_body=999))[0], Request
+    )
 
 
 @backends

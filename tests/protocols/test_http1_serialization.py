@@ -105,7 +105,7 @@ def test_app_content_length_enforced(factory: Factory) -> None:
     head = machine.send_response(200, [(b"content-length", b"4")])
     body = machine.send_data(b"ab") + machine.send_data(b"cd")
 
-    with pytest.raises(RuntimeError, match="5 bytes.*content-length of 4"):
+    with pytest.raises(RuntimeError, match=r"5 bytes.*content-length of 4"):
         machine.send_data(b"e")
     seen = read_back(head + body + machine.send_end())
     assert seen.header(b"content-length") == [b"4"]
@@ -118,7 +118,7 @@ def test_short_body_rejected_at_end(factory: Factory) -> None:
     machine.send_response(200, [(b"content-length", b"4")])
     machine.send_data(b"ab")
 
-    with pytest.raises(RuntimeError, match="after 2 body bytes.*content-length of 4"):
+    with pytest.raises(RuntimeError, match=r"after 2 body bytes.*content-length of 4"):
         machine.send_end()
 
 
@@ -126,7 +126,7 @@ def test_short_body_rejected_at_end(factory: Factory) -> None:
 def test_full_body_must_match_app_content_length(factory: Factory) -> None:
     machine = serving(factory, GET_11)
 
-    with pytest.raises(RuntimeError, match="3 bytes.*content-length of 5"):
+    with pytest.raises(RuntimeError, match=r"3 bytes.*content-length of 5"):
         machine.send_response_full(200, [(b"content-length", b"5")], b"abc")
 
 
@@ -274,7 +274,9 @@ def test_app_connection_close_ends_keep_alive(factory: Factory) -> None:
 @backends
 def test_informational_then_final(factory: Factory) -> None:
     machine = factory(None)
-    machine.receive_data(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\n")
+    machine.receive_data(
+        b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\n"
+    )
     continue_bytes = machine.send_informational(100, [])
     machine.receive_data(b"ok")
     seen = read_back(continue_bytes + machine.send_response_full(200, [], b"done"))
@@ -308,7 +310,11 @@ def test_unknown_status_has_empty_reason(factory: Factory) -> None:
 @backends
 @pytest.mark.parametrize(
     ("status", "reason"),
-    [(413, b"Content Too Large"), (422, b"Unprocessable Content"), (431, b"Request Header Fields Too Large")],
+    [
+        (413, b"Content Too Large"),
+        (422, b"Unprocessable Content"),
+        (431, b"Request Header Fields Too Large"),
+    ],
 )
 def test_reason_phrases_follow_iana(factory: Factory, status: int, reason: bytes) -> None:
     seen = read_back(serving(factory, GET_11).send_response_full(status, [], b""))

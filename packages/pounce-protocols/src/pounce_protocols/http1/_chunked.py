@@ -24,8 +24,8 @@ import re
 from ._errors import ProtocolError
 from ._events import Headers
 from ._head import parse_fields
-from ._lines import LineScanner
 from ._limits import HTTP1Limits
+from ._lines import LineScanner
 from ._tables import HEX_DIGITS
 
 __all__ = ["MAX_CHUNK_LINE", "MAX_CHUNK_SIZE_DIGITS", "ChunkedDecoder"]

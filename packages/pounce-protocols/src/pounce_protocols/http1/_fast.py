@@ -140,7 +140,9 @@ class FastHTTP1Connection:
     def start_next_cycle(self) -> list[Event]:
         """Begin the next request and return events from bytes already buffered."""
         if not (self._state == _DONE and self._writer.state == COMPLETE and self.keep_alive):
-            raise RuntimeError(f"start_next_cycle() needs a finished keep-alive cycle; {self._describe()}")
+            raise RuntimeError(
+                f"start_next_cycle() needs a finished keep-alive cycle; {self._describe()}"
+            )
         self._state = _HEAD
         self._request = None
         self._writer.state = IDLE
@@ -315,7 +317,9 @@ class FastHTTP1Connection:
 
     def _require_request(self, call: str) -> None:
         if self._request is None:
-            raise RuntimeError(f"{call}() called before a request head was parsed; {self._describe()}")
+            raise RuntimeError(
+                f"{call}() called before a request head was parsed; {self._describe()}"
+            )
 
     def send_informational(self, status: int, headers: Sequence[tuple[bytes, bytes]]) -> bytes:
         """Serialize a 1xx response, such as ``100 Continue``."""

@@ -184,7 +184,9 @@ class H11Connection:
     def start_next_cycle(self) -> list[Event]:
         """Begin the next request and return events from bytes already buffered."""
         if not (self._state == _DONE and self._serializer.state == COMPLETE and self.keep_alive):
-            raise RuntimeError(f"start_next_cycle() needs a finished keep-alive cycle; {self._describe()}")
+            raise RuntimeError(
+                f"start_next_cycle() needs a finished keep-alive cycle; {self._describe()}"
+            )
         self._state = _HEAD
         self._request = None
         self._reader = self._new_reader()
@@ -345,7 +347,9 @@ class H11Connection:
 
     def _require_request(self, call: str) -> None:
         if self._request is None:
-            raise RuntimeError(f"{call}() called before a request head was parsed; {self._describe()}")
+            raise RuntimeError(
+                f"{call}() called before a request head was parsed; {self._describe()}"
+            )
 
     def _send(self, event: h11.Event) -> bytes:
         assert self._writer is not None
@@ -442,6 +446,8 @@ class H11Connection:
             (b"connection", b"close"),
         ]
         response = h11.Response(status_code=status, headers=fields, reason=reason_phrase(status))
-        data = self._send(response) + self._send(h11.Data(data=body)) + self._send(h11.EndOfMessage())
+        data = (
+            self._send(response) + self._send(h11.Data(data=body)) + self._send(h11.EndOfMessage())
+        )
         self._serializer.error()
         return data

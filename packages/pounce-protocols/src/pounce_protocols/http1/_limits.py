@@ -28,7 +28,9 @@ class HTTP1Limits:
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
         if self.max_body is not None and (not isinstance(self.max_body, int) or self.max_body < 0):
-            raise ValueError(f"max_body must be a non-negative integer or None, got {self.max_body!r}")
+            raise ValueError(
+                f"max_body must be a non-negative integer or None, got {self.max_body!r}"
+            )
 
 
 #: The limits a machine uses when it is given none; frozen, so one is shared.

@@ -214,7 +214,9 @@ class ResponseSerializer:
         """Serialize a 1xx response; HTTP/1.0 clients get nothing (RFC 9110 §15.2)."""
         self._require(IDLE, "send_informational")
         if not 100 <= status <= 199 or status == 101:
-            raise ValueError(f"send_informational() takes a 1xx status other than 101, got {status}")
+            raise ValueError(
+                f"send_informational() takes a 1xx status other than 101, got {status}"
+            )
         if self._version == "1.0":
             return b""
         return b"".join([status_line(status), *encode_fields(headers), b"\r\n"])
