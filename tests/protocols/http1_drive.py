@@ -39,10 +39,10 @@ def run(
     limits: HTTP1Limits | None = None,
     eof: bool = False,
 ) -> Verdict:
-    """Feed ``parts`` one call each, answer every request, and return the verdict.
+    """Feed ``parts`` one call each, respond to every request, and return the verdict.
 
     Empty parts are skipped: ``b""`` would signal the end of input, which
-    only ``eof`` asks for.
+    only ``eof`` requests.
     Each complete request gets a small 200 response; the next cycle starts
     when the machine allows keep-alive, and feeding stops when it does not.
     """

@@ -1,7 +1,7 @@
 """The two HTTP/1.1 backends must reach the same verdict on the same bytes.
 
-Every corpus vector is fed whole and split in two at every byte boundary;
-both backends must return the same events (adjacent Data pieces merged) or
+Every corpus vector is fed whole and split in two at every byte boundary.
+Both backends must return the same events (adjacent Data pieces merged) or
 fail with the same status, and that verdict must not depend on the split.
 Hypothesis then does the same with streams built from HTTP fragments and
 with random bytes.

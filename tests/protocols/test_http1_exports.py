@@ -74,6 +74,6 @@ def test_backends_implement_every_interface_member(cls: type) -> None:
         assert hasattr(cls, name), f"{cls.__name__} lacks {name}"
         interface_member = getattr(HTTP1ServerConnection, name)
         if callable(interface_member):
-            wanted = list(inspect.signature(interface_member).parameters)
-            got = list(inspect.signature(getattr(cls, name)).parameters)
-            assert got == wanted, name
+            expected_parameters = list(inspect.signature(interface_member).parameters)
+            actual_parameters = list(inspect.signature(getattr(cls, name)).parameters)
+            assert actual_parameters == expected_parameters, name

@@ -13,8 +13,8 @@ own. It moves through four states:
 - ``DATA``: hand out chunk bytes as they arrive.
 - ``DATA_END``: require exactly CRLF after the chunk data.
 - ``TRAILERS``: after the zero-size last chunk, read the trailer section with
-  the same line checks and field syntax as a request head; it stays in the
-  caller's buffer until its empty line arrives.
+  the same line checks and field syntax as a request head. The section stays
+  in the caller's buffer until its empty line arrives.
 """
 
 from __future__ import annotations
@@ -30,9 +30,9 @@ from ._tables import HEX_DIGITS
 
 __all__ = ["MAX_CHUNK_LINE", "MAX_CHUNK_SIZE_DIGITS", "ChunkedDecoder"]
 
-#: Longest chunk-size line accepted, extensions included, without its CRLF.
+#: Maximum length of a chunk-size line, extensions included, without its CRLF.
 MAX_CHUNK_LINE = 4096
-#: Most hex digits in a chunk size: 16 digits hold any 64-bit size.
+#: Maximum number of hex digits in a chunk size: 16 digits cover any 64-bit size.
 MAX_CHUNK_SIZE_DIGITS = 16
 
 # chunk-ext = *( ";" chunk-ext-name [ "=" chunk-ext-val ] ), each a token or

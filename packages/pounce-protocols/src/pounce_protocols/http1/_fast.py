@@ -244,7 +244,7 @@ class FastHTTP1Connection:
 
         Obsolete line folding is left to ``parse_fields``: a folded line has
         no valid field name, and once the size, count and version checks
-        here have passed, the scanner would answer 400 for it as well.
+        here have passed, the scanner would raise a 400 for it as well.
         """
         limits = self._limits
         # Only control bytes survive the deletion; a clean head keeps exactly
@@ -351,7 +351,7 @@ class FastHTTP1Connection:
     def send_error_response(
         self, status: int, message: str, headers: Sequence[tuple[bytes, bytes]] = ()
     ) -> bytes:
-        """Serialize a short plain-text error answer with ``Connection: close``."""
+        """Serialize a short plain-text error response with ``Connection: close``."""
         data = build_error_response(status, message, headers)
         self._writer.error()
         return data

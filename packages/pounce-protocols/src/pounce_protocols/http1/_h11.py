@@ -8,8 +8,8 @@ for reading, so HTTP/1.0 keep-alive, which h11 does not offer, still works,
 and each response is written by a fresh ``h11.Connection`` primed with a
 synthetic request that makes h11 pick the framing Pounce chose.
 
-h11 is more lenient than Pounce's rules, or answers with another status, in
-a few places. These checks are ours rather than h11's, and they use the same
+h11 is more lenient than Pounce's rules, or returns another status, in a
+few places. These checks are ours rather than h11's, and they use the same
 code as the fast machine so the two backends reach the same verdict:
 
 - ``LineScanner`` runs on the head before h11 sees it: empty lines before
@@ -265,7 +265,7 @@ class H11Connection:
         except h11.RemoteProtocolError as exc:
             if exc.error_status_hint == 501:
                 # h11 rejects every Transfer-Encoding but "chunked" with 501;
-                # our rules may answer 400 first, so they decide.
+                # our rules may reject with 400 first, so they decide.
                 interpret_head(_version_of(head), _raw_fields(head), self._limits.max_body)
             raise ProtocolError(str(exc), exc.error_status_hint) from exc
         if not isinstance(event, h11.Request):
@@ -368,9 +368,9 @@ class H11Connection:
         plan: ResponsePlan,
     ) -> bytes:
         """Write the head with h11, framed the way ``plan`` decided."""
-        # h11 writes a close-delimited body only for an HTTP/1.0 request, and
-        # only "chunked" as a transfer coding; the app's own coding is put
-        # back into the head afterwards.
+        # h11 writes a close-delimited body only for an HTTP/1.0 request, so
+        # the writer is primed with one. h11 also writes no coding but
+        # "chunked", so the app's own coding goes back into the head after.
         version = b"1.0" if plan.mode == CLOSE_DELIMITED else b"1.1"
         self._writer = _primed_writer(version, close=not plan.keep_alive)
         omitted = plan.omitted | {b"transfer-encoding"} if plan.app_coding else plan.omitted
@@ -436,7 +436,7 @@ class H11Connection:
     def send_error_response(
         self, status: int, message: str, headers: Sequence[tuple[bytes, bytes]] = ()
     ) -> bytes:
-        """Serialize a short plain-text error answer with ``Connection: close``."""
+        """Serialize a short plain-text error response with ``Connection: close``."""
         body = message.encode("utf-8")
         self._writer = _primed_writer(b"1.1", close=True)
         fields = [

@@ -78,7 +78,7 @@ def _list_members(values: list[bytes]) -> list[bytes]:
 
 def _content_length(values: list[bytes]) -> int:
     # RFC 9110 §8.6: a list or repeated field is accepted only when every
-    # member is the same valid value; anything else could be read two ways.
+    # member is the same valid value. Anything else could be read two ways.
     members = _list_members(values)
     first = members[0]
     for member in members:
@@ -156,8 +156,8 @@ def interpret_head(
             f"Content-Length {content_length} exceeds the limit of {max_body} bytes", 413
         )
 
-    # RFC 9112 §9.3: HTTP/1.1 persists unless told to close; HTTP/1.0 only
-    # when the client asks for keep-alive.
+    # RFC 9112 §9.3: HTTP/1.1 persists unless the request carries the close
+    # option. HTTP/1.0 persists only when it carries keep-alive.
     connection_tokens = _tokens(connection) if connection else []
     if http_version == "1.1":
         keep_alive = b"close" not in connection_tokens

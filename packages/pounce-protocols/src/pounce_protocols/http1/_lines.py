@@ -8,7 +8,7 @@ every call, so a client cannot make the buffer grow without bound. These
 checks run before the syntax of any line is parsed:
 
 1. size: the line's content (without CRLF) beyond its limit gives 414 for the
-   request line and 431 for a field line; the section as a whole beyond
+   request line and 431 for a field line. The section as a whole beyond
    ``max_head`` gives 431. When both apply, the one the stream reached first
    wins (a line's limit is reached ``limit + 2`` bytes after it starts, the
    head limit ``max_head + 1`` bytes after the section starts).
@@ -34,8 +34,8 @@ from ._tables import NOT_CONTROL_BYTES
 
 __all__ = ["MAX_LEADING_EMPTY_LINES", "LineScanner", "skip_empty_lines"]
 
-#: Empty lines ignored before a request line (RFC 9112 §2.2 asks servers to
-#: ignore at least one); more than this is a 400.
+#: Maximum number of empty lines ignored before a request line. RFC 9112 §2.2
+#: recommends ignoring at least one, and more than this is a 400.
 MAX_LEADING_EMPTY_LINES = 8
 
 _SUPPORTED_VERSIONS = (b"HTTP/1.1", b"HTTP/1.0")
@@ -65,7 +65,7 @@ def skip_empty_lines(buffer: bytes, skipped: int) -> tuple[bytes, int]:
 class LineScanner:
     """Runs the line-level checks on one head or trailer section as it arrives.
 
-    ``scan`` is called with the buffer that holds the section, from the same
+    ``scan`` is called with the buffer that contains the section, from the same
     start offset each time, and resumes after the last complete line it
     checked. Call ``reset`` before a new section.
     """

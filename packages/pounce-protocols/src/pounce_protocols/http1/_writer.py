@@ -3,10 +3,10 @@
 Theory of operation
 -------------------
 ``plan_response`` reads the app's headers once and decides how the body is
-framed (RFC 9112 §6): the app's Content-Length if it gave one, else chunked
-if it set ``Transfer-Encoding: chunked``, else a Content-Length for a body
-known whole, else chunked for an HTTP/1.1 request, else the end of the
-connection marks the end of the body (close-delimited). Responses 204 and
+framed (RFC 9112 §6). The order of preference is: the app's Content-Length,
+the app's ``Transfer-Encoding: chunked``, a Content-Length for a body known
+whole, chunked for an HTTP/1.1 request, and last a close-delimited body,
+whose end is the end of the connection. Responses 204 and
 304 carry no body and get no framing headers added. Both backends use this
 plan, so they agree on framing and on ``keep_alive``.
 
@@ -54,7 +54,7 @@ def _tokens(value: bytes) -> list[bytes]:
 
 
 class ResponsePlan:
-    """How one response is framed and which headers the machine adds."""
+    """Framing decision for one response: body framing and the headers the machine adds."""
 
     __slots__ = ("added", "app_close", "app_coding", "keep_alive", "length", "mode", "omitted")
 
@@ -131,7 +131,7 @@ def plan_response(
 
     keep = keep_alive and not plan.app_close and plan.mode != CLOSE_DELIMITED
     if not keep and not plan.app_close:
-        # A Connection header that asks to keep the connection would contradict ours.
+        # An app Connection header that requests keep-alive would contradict ours.
         omitted.add(b"connection")
         plan.added.append((b"connection", b"close"))
     elif keep and http_version == "1.0" and not keep_alive_token:
@@ -161,7 +161,7 @@ def _head_bytes(
 def build_error_response(
     status: int, message: str, headers: Sequence[tuple[bytes, bytes]] = ()
 ) -> bytes:
-    """Serialize a short plain-text answer that ends the connection."""
+    """Serialize a short plain-text response that ends the connection."""
     body = message.encode("utf-8")
     parts = [status_line(status), *encode_fields(headers)]
     parts.append(
