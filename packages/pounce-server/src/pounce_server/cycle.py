@@ -58,6 +58,7 @@ class RequestCycle:
         "continue_sent",
         "disconnected",
         "head_written",
+        "peer_closed",
         "request",
         "response_complete",
         "started_at",
@@ -73,6 +74,7 @@ class RequestCycle:
         self.body_received = 0
         self.body_complete = False
         self.disconnected = False
+        self.peer_closed = False
         self._body_waiter: asyncio.Future[None] | None = None
         self._disconnect_waiter: asyncio.Future[None] | None = None
         self._continue_pending = request.expect_continue
@@ -109,6 +111,11 @@ class RequestCycle:
         self._chunks.clear()
         self._buffered = 0
         self._wake_reader()
+        self._wake_disconnect_waiter()
+
+    def notify_peer_closed(self) -> None:
+        """Mark the client's input ended: ``wait_disconnected`` returns, writes go on."""
+        self.peer_closed = True
         self._wake_disconnect_waiter()
 
     def _wake_reader(self) -> None:
@@ -153,7 +160,7 @@ class RequestCycle:
 
     async def wait_disconnected(self) -> None:
         """Return once the client has gone or the response has been sent whole."""
-        if self.disconnected or self.response_complete:
+        if self.disconnected or self.peer_closed or self.response_complete:
             return
         waiter = self._disconnect_waiter
         if waiter is None:

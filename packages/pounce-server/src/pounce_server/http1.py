@@ -231,14 +231,21 @@ class HTTP1Protocol(asyncio.Protocol):
         cycle.end_body()
         if self._draining:
             self._draining = False
-            self._next_cycle()
+            if self.parser.keep_alive:
+                self._next_cycle()
+            else:
+                self._close()
 
     def _peer_closed(self) -> None:
         if self.cycle is None or self.cycle.response_complete:
             self._close()
         else:
-            # Half-closed after a complete request: answer, then close.
+            # End of input after a complete request: the client may have
+            # half-closed and still read, so the response is written, then
+            # the connection closes. An app waiting for the disconnect
+            # hears it now, since most clients send EOF only as they leave.
             self.closing = True
+            self.cycle.notify_peer_closed()
 
     def _run_app(self, cycle: RequestCycle) -> None:
         request = cycle.request
@@ -261,13 +268,15 @@ class HTTP1Protocol(asyncio.Protocol):
             _log_access(self, cycle)
         if self._lost:
             return
-        parser = self.parser
-        if self.closing or not parser.keep_alive:
+        if self.closing or not cycle.request.keep_alive:
             self._close()
         elif not cycle.body_complete:
+            # The machine only allows keep-alive once the body has ended.
             self._drain_or_close(cycle)
-        else:
+        elif self.parser.keep_alive:
             self._next_cycle()
+        else:
+            self._close()
 
     def _drain_or_close(self, cycle: RequestCycle) -> None:
         # Body bytes the app did not read must be consumed, never parsed as
