@@ -118,12 +118,17 @@ def pounce_command(*args: str) -> list[str]:
 
 
 @contextmanager
-def _run_process(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
-                 timeout: float = 20) -> Iterator[PounceProcess]:
+def _run_process(
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 20
+) -> Iterator[PounceProcess]:
     full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
     process = subprocess.Popen(
         pounce_command("--port", "0", *args),
-        cwd=cwd, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=cwd,
+        env=full_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     log: list[str] = []
     url = ""

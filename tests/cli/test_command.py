@@ -11,14 +11,20 @@ from pathlib import Path
 
 import httpx
 import pytest
+
 from pounce_server import EXIT_APP_LOAD, EXIT_BIND, EXIT_CONFIG, EXIT_FAILURE, EXIT_OK
 from pounce_server.sockets import _describe_bind_error
 
 
-def run_pounce(*args: str, cwd: Path | None = None, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+def run_pounce(
+    *args: str, cwd: Path | None = None, timeout: float = 30
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "pounce", *args],
-        cwd=cwd, capture_output=True, text=True, timeout=timeout,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 
@@ -78,7 +84,9 @@ def test_import_error_inside_app_module(tmp_path: Path) -> None:
 
 
 def test_factory_hint_when_flag_missing(tmp_path: Path) -> None:
-    (tmp_path / "made.py").write_text("def create():\n    async def app(s, r, w):\n        pass\n    return app\n")
+    (tmp_path / "made.py").write_text(
+        "def create():\n    async def app(s, r, w):\n        pass\n    return app\n"
+    )
     result = run_pounce("made:create", cwd=tmp_path)
     assert result.returncode == EXIT_APP_LOAD
     assert "--factory" in result.stderr

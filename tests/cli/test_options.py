@@ -6,6 +6,7 @@ import dataclasses
 from pathlib import Path
 
 import pytest
+
 from pounce_cli.options import build_parser, collect_settings, server_options
 from pounce_server import ConfigError, ServerConfig
 
@@ -18,10 +19,27 @@ def test_every_config_field_has_a_flag() -> None:
 @pytest.mark.parametrize(
     "flag",
     [
-        "--host", "--port", "--uds", "--fd", "--http", "--loop", "--lifespan", "--log-level",
-        "--root-path", "--timeout-keep-alive", "--timeout-graceful-shutdown", "--limit-concurrency",
-        "--header", "--no-server-header", "--no-date-header", "--no-access-log", "--factory",
-        "--app-dir", "--version", "--timeout-header", "--limit-request-body",
+        "--host",
+        "--port",
+        "--uds",
+        "--fd",
+        "--http",
+        "--loop",
+        "--lifespan",
+        "--log-level",
+        "--root-path",
+        "--timeout-keep-alive",
+        "--timeout-graceful-shutdown",
+        "--limit-concurrency",
+        "--header",
+        "--no-server-header",
+        "--no-date-header",
+        "--no-access-log",
+        "--factory",
+        "--app-dir",
+        "--version",
+        "--timeout-header",
+        "--limit-request-body",
     ],
 )
 def test_uvicorn_compatible_flags_exist(flag: str) -> None:
@@ -30,9 +48,21 @@ def test_uvicorn_compatible_flags_exist(flag: str) -> None:
 
 def test_flags_become_config_values(tmp_path: Path) -> None:
     command, values = collect_settings(
-        ["main:app", "--port", "9001", "--no-access-log", "--header", "X-A: 1", "--header", "X-B:2",
-         "--timeout-keep-alive", "2.5", "--factory"],
-        environ={}, cwd=tmp_path,
+        [
+            "main:app",
+            "--port",
+            "9001",
+            "--no-access-log",
+            "--header",
+            "X-A: 1",
+            "--header",
+            "X-B:2",
+            "--timeout-keep-alive",
+            "2.5",
+            "--factory",
+        ],
+        environ={},
+        cwd=tmp_path,
     )
     assert command == {"app": "main:app", "factory": True}
     config = ServerConfig(**values)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from pounce_cli.reference import BEGIN, END, render_cli_table, render_config_table
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"

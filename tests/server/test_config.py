@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+
 from pounce_server import ConfigError, ServerConfig
 
 

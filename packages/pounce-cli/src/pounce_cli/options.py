@@ -183,18 +183,27 @@ def build_parser() -> argparse.ArgumentParser:
         shown = "" if default in (None, "", ()) else f" (default: {_show(default)})"
         if option.kind == "bool":
             parser.add_argument(
-                option.flag, dest=option.name, action=argparse.BooleanOptionalAction,
+                option.flag,
+                dest=option.name,
+                action=argparse.BooleanOptionalAction,
                 help=option.help + shown,
             )
         elif option.kind == "header":
             parser.add_argument(
-                option.flag, dest=option.name, action="append", metavar=option.metavar,
-                type=_argparse_type(_to_header), help=option.help,
+                option.flag,
+                dest=option.name,
+                action="append",
+                metavar=option.metavar,
+                type=_argparse_type(_to_header),
+                help=option.help,
             )
         else:
             parser.add_argument(
-                option.flag, dest=option.name, metavar=option.metavar or option.name.upper(),
-                type=_argparse_type(_CONVERTERS[option.kind]), choices=option.choices,
+                option.flag,
+                dest=option.name,
+                metavar=option.metavar or option.name.upper(),
+                type=_argparse_type(_CONVERTERS[option.kind]),
+                choices=option.choices,
                 help=option.help + shown,
             )
     return parser

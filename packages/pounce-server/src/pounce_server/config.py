@@ -52,7 +52,13 @@ def option(
     ``flag`` overrides the flag name derived from the field name. ``repeat``
     marks a flag that may be given several times (its values form a tuple).
     """
-    metadata = {"help": help, "flag": flag, "metavar": metavar, "choices": choices, "repeat": repeat}
+    metadata = {
+        "help": help,
+        "flag": flag,
+        "metavar": metavar,
+        "choices": choices,
+        "repeat": repeat,
+    }
     return field(default=default, metadata=metadata)
 
 
@@ -63,8 +69,12 @@ class ServerConfig:
     # Binding.
     host: str = option("127.0.0.1", "Address to bind; use 0.0.0.0 or :: for all interfaces.")
     port: int = option(8000, "TCP port to bind; 0 picks a free port and logs it.")
-    uds: str | None = option(None, "Bind a Unix domain socket at this path instead of TCP.", metavar="PATH")
-    fd: int | None = option(None, "Serve on an already bound socket inherited as this file descriptor.")
+    uds: str | None = option(
+        None, "Bind a Unix domain socket at this path instead of TCP.", metavar="PATH"
+    )
+    fd: int | None = option(
+        None, "Serve on an already bound socket inherited as this file descriptor."
+    )
     backlog: int = option(2048, "Most connections the kernel queues before they are accepted.")
 
     # Protocol and runtime.
@@ -80,7 +90,8 @@ class ServerConfig:
     )
     lifespan: str = option(
         "auto",
-        "Lifespan protocol: 'on' requires it, 'off' skips it, 'auto' uses it when the app supports it.",
+        "Lifespan protocol: 'on' requires it, 'off' skips it, "
+        "'auto' uses it when the app supports it.",
         choices=LIFESPAN_CHOICES,
     )
     root_path: str = option(
@@ -122,13 +133,19 @@ class ServerConfig:
     limit_concurrency: int | None = option(
         None, "Most connections and requests at once; beyond it requests get 503.", metavar="N"
     )
-    limit_request_line: int = option(8190, "Longest request line in bytes (414 beyond).", metavar="BYTES")
+    limit_request_line: int = option(
+        8190, "Longest request line in bytes (414 beyond).", metavar="BYTES"
+    )
     limit_request_field_size: int = option(
         8190, "Longest header field line in bytes (431 beyond).", metavar="BYTES"
     )
-    limit_request_fields: int = option(100, "Most header fields in a request (431 beyond).", metavar="N")
+    limit_request_fields: int = option(
+        100, "Most header fields in a request (431 beyond).", metavar="N"
+    )
     limit_request_head: int = option(
-        65536, "Largest request head in bytes, request line and fields (431 beyond).", metavar="BYTES"
+        65536,
+        "Largest request head in bytes, request line and fields (431 beyond).",
+        metavar="BYTES",
     )
     limit_request_body: int | None = option(
         100 * MiB, "Largest request body in bytes (413 beyond); 0 means no limit.", metavar="BYTES"
@@ -183,7 +200,8 @@ class ServerConfig:
                 raise ConfigError(name, f"{value!r} is not one of {', '.join(choices)}")
         if self.root_path and (not self.root_path.startswith("/") or self.root_path.endswith("/")):
             raise ConfigError(
-                "root_path", f"{self.root_path!r} must start with '/' and not end with '/', e.g. /api"
+                "root_path",
+                f"{self.root_path!r} must start with '/' and not end with '/', e.g. /api",
             )
         for name in ("timeout_keep_alive", "timeout_header", "timeout_graceful_shutdown"):
             value = getattr(self, name)
@@ -225,7 +243,9 @@ def _check_port(name: str, value: object) -> None:
 
 
 # RFC 9110 §5.6.2: a field name is a token.
-_TOKEN_CHARS = frozenset(b"!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+_TOKEN_CHARS = frozenset(
+    b"!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+)
 
 
 def _encode_headers(headers: tuple[tuple[str, str], ...]) -> tuple[tuple[bytes, bytes], ...]:

@@ -41,7 +41,9 @@ class WorkerContext:
         self.app = app
         self.config = config
         self.loop = loop
-        self.scope_factory = HTTPScopeFactory(scheme="http", root_path=config.root_path, state=state)
+        self.scope_factory = HTTPScopeFactory(
+            scheme="http", root_path=config.root_path, state=state
+        )
         self.connections: set[HTTP1Protocol] = set()
         self.tasks: set[asyncio.Task[None]] = set()
         self.shutting_down = False

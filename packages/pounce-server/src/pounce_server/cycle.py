@@ -207,7 +207,9 @@ class RequestCycle:
                 self.conn.write(out)
                 self._finish()
                 return
-            out = parser.send_response(self._head_status, self._head_headers) + parser.send_data(data)
+            out = parser.send_response(self._head_status, self._head_headers) + parser.send_data(
+                data
+            )
         else:
             out = parser.send_data(data)
             if ends:

@@ -45,7 +45,7 @@ def _resolve_loop(choice: str) -> str:
     if choice == "asyncio":
         return "asyncio"
     try:
-        import uvloop  # noqa: F401
+        import uvloop  # type: ignore[import-not-found,unused-ignore]  # noqa: F401
     except ImportError:
         if choice == "uvloop":
             raise ConfigError(
@@ -58,7 +58,8 @@ def _resolve_loop(choice: str) -> str:
 def loop_factory(name: str) -> Callable[[], asyncio.AbstractEventLoop]:
     """Return a callable that makes a new event loop of the resolved kind."""
     if name == "uvloop":
-        import uvloop
+        import uvloop  # type: ignore[import-not-found,unused-ignore]
 
-        return uvloop.new_event_loop
+        factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
+        return factory
     return asyncio.new_event_loop

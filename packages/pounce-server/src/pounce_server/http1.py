@@ -350,9 +350,7 @@ class HTTP1Protocol(asyncio.Protocol):
         )
         cycle.status = 503
         self.write(
-            self.parser.send_error_response(
-                503, "Service Unavailable", self.ctx.default_headers()
-            )
+            self.parser.send_error_response(503, "Service Unavailable", self.ctx.default_headers())
         )
         cycle.lose()
         self._close()

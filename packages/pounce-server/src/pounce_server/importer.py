@@ -43,7 +43,9 @@ def load_app(spec: str, *, factory: bool = False, app_dir: str | None = ".") -> 
             f"importing {module_name!r} failed: {exc}; install the missing package"
         ) from exc
     except Exception as exc:
-        raise AppLoadError(f"importing {module_name!r} failed: {type(exc).__name__}: {exc}") from exc
+        raise AppLoadError(
+            f"importing {module_name!r} failed: {type(exc).__name__}: {exc}"
+        ) from exc
 
     app: Any = module
     for part in attribute.split("."):

@@ -179,7 +179,9 @@ class Server:
 
     def _on_lifespan(self, phase: str) -> None:
         if phase == "startup":
-            server_logger.info("lifespan: starting the application (--lifespan %s)", self.config.lifespan)
+            server_logger.info(
+                "lifespan: starting the application (--lifespan %s)", self.config.lifespan
+            )
         else:
             server_logger.info("shutdown: stopping the application")
 

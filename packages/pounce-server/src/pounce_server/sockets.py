@@ -7,6 +7,7 @@ processes) can share the very same listening sockets.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import socket
@@ -43,10 +44,8 @@ def close_listeners(listeners: list[Listener]) -> None:
     for listener in listeners:
         listener.sock.close()
         if listener.unlink_path is not None:
-            try:
+            with contextlib.suppress(FileNotFoundError):
                 os.unlink(listener.unlink_path)
-            except FileNotFoundError:
-                pass
 
 
 def _bind_tcp(host: str, port: int, backlog: int) -> Listener:

@@ -14,10 +14,12 @@ lifespan shutdown.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections.abc import Callable
+from typing import cast
 
-from pounce_asgi_bridge import ASGIApp, LifespanFailure, LifespanManager
+from pounce_asgi_bridge import ASGIApp, LifespanFailure, LifespanManager, LifespanMode
 
 from .config import ServerConfig
 from .context import WorkerContext
@@ -68,7 +70,7 @@ class Worker:
         self.loop = loop
         try:
             loop.run_until_complete(self._main())
-        except BaseException as exc:  # noqa: BLE001 - reported by the server
+        except BaseException as exc:
             self.error = exc
         finally:
             try:
@@ -83,10 +85,9 @@ class Worker:
         loop = self.loop
         if loop is None or loop.is_closed():
             return
-        try:
+        # A RuntimeError means the loop closed in between: the worker is done.
+        with contextlib.suppress(RuntimeError):
             loop.call_soon_threadsafe(self._begin_shutdown, force)
-        except RuntimeError:
-            pass  # The loop closed in between: the worker is already done.
 
     def _begin_shutdown(self, force: bool) -> None:
         self._force = self._force or force
@@ -99,7 +100,8 @@ class Worker:
         if self._stop_requested.is_set():
             self._stop.set()
 
-        lifespan = LifespanManager(self.app, self.config.lifespan)
+        mode = cast(LifespanMode, self.config.lifespan)  # ServerConfig checked the choice.
+        lifespan = LifespanManager(self.app, mode)
         self._notify("startup")
         try:
             await lifespan.startup()

@@ -37,11 +37,21 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     if path == "/" and method in ("GET", "HEAD"):
         await _reply(send, 200, _PAGE, b"text/html; charset=utf-8")
     elif path == "/stream" and method == "GET":
-        await send({"type": "http.response.start", "status": 200,
-                    "headers": [(b"content-type", b"text/plain; charset=utf-8")]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"text/plain; charset=utf-8")],
+            }
+        )
         for number in range(1, 6):
-            await send({"type": "http.response.body", "body": f"piece {number}\n".encode(),
-                        "more_body": True})
+            await send(
+                {
+                    "type": "http.response.body",
+                    "body": f"piece {number}\n".encode(),
+                    "more_body": True,
+                }
+            )
             await asyncio.sleep(0.1)
         await send({"type": "http.response.body", "body": b"", "more_body": False})
     elif path == "/echo" and method == "POST":
@@ -55,15 +65,22 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
                 break
         await _reply(send, 200, bytes(body), b"application/octet-stream")
     elif path == "/headers" and method == "GET":
-        headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
+        headers = {
+            name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]
+        }
         await _reply(send, 200, json.dumps(headers, indent=2).encode(), b"application/json")
     else:
         await _reply(send, 404, b"Not Found\n", b"text/plain; charset=utf-8")
 
 
 async def _reply(send: Any, status: int, body: bytes, content_type: bytes) -> None:
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", content_type)]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", content_type)],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
