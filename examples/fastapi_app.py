@@ -43,7 +43,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # Startup: a real app would open its database pool here.
     app.state.notes = {}
     yield
-    # Shutdown: and close it here.
+    # Shutdown: a real app would close its pool here.
     app.state.notes.clear()
 
 
@@ -51,7 +51,7 @@ app = FastAPI(title="Pounce example", lifespan=lifespan)
 
 
 def get_notes(request: Request) -> dict[int, Note]:
-    """Return the note store; a dependency, so tests could swap it."""
+    """Return the note store. It is a dependency, so tests can override it."""
     notes: dict[int, Note] = request.app.state.notes
     return notes
 

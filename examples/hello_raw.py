@@ -5,7 +5,7 @@ Run it from the repository root with::
     pounce examples.hello_raw:app
 
 then open http://127.0.0.1:8000/ or send it a body with
-``curl -d 'some text' http://127.0.0.1:8000/``. It answers with a greeting
+``curl -d 'some text' http://127.0.0.1:8000/``. It responds with a greeting
 and the size of the request body, and handles the lifespan protocol so the
 server reports its startup and shutdown.
 """
@@ -29,7 +29,7 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
     if scope["type"] != "http":
         raise RuntimeError(f"this example serves only HTTP, not {scope['type']!r}")
 
-    # The body may arrive in several messages; more_body says whether more follow.
+    # The body may arrive in several messages, and more_body is false on the last one.
     size = 0
     more_body = True
     while more_body:
@@ -55,7 +55,7 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
 
 
 async def run_lifespan(receive: Receive, send: Send) -> None:
-    """Acknowledge startup and shutdown; a real app opens and closes its pools here."""
+    """Acknowledge startup and shutdown. A real app opens and closes its pools here."""
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":

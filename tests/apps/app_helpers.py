@@ -1,7 +1,7 @@
 """Helpers shared by the framework tests: parser names and a raw HTTP client.
 
 The tests in this folder run each framework under both HTTP/1.1 machines.
-Most requests go through httpx; ``raw_exchange`` is for the few checks that
+Most requests go through httpx. ``raw_exchange`` is for the few checks that
 need the client's own socket address or bytes that httpx would not send.
 """
 
@@ -17,7 +17,7 @@ CLIENT_TIMEOUT = 10.0
 
 
 def raw_exchange(host: str, port: int, request: bytes) -> tuple[tuple[str, int], bytes]:
-    """Send ``request`` on a new connection; return the client's address and the reply.
+    """Send ``request`` on a new connection and return the client's address and the reply.
 
     The request should carry ``Connection: close`` so that the server ends
     the reply by closing the connection.

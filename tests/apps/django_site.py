@@ -1,3 +1,5 @@
+# mypy: disable-error-code="import-untyped,untyped-decorator"
+# Django ships without type information, so mypy treats its imports as Any.
 """A whole Django project in one module: settings, views and URLconf.
 
 Importing it configures Django for this process (``settings.configure`` may

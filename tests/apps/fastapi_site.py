@@ -1,4 +1,4 @@
-"""A FastAPI application that uses the features apps lean on their server for.
+"""A FastAPI application that uses the framework features that depend on the server.
 
 ``create_app`` builds a fresh app. Its lifespan appends ``startup`` and
 ``shutdown`` lines to ``events_file`` when one is given, so a test can see
@@ -45,7 +45,7 @@ class Item(BaseModel):
 
 
 class ItemOut(BaseModel):
-    """An item as the API returns it; fields not listed here are filtered out."""
+    """An item as the API returns it. FastAPI filters out fields not listed here."""
 
     name: str
     price: float
@@ -53,7 +53,7 @@ class ItemOut(BaseModel):
 
 
 class OutOfStock(Exception):
-    """Raised for an item that cannot be bought; mapped to 409 by a handler."""
+    """An error for an item that cannot be bought, which a handler maps to 409."""
 
     def __init__(self, name: str) -> None:
         super().__init__(name)

@@ -1,7 +1,7 @@
-"""A Starlette application that exercises what a real app asks of its server.
+"""A Starlette application that uses the server features real apps depend on.
 
 ``create_app`` builds a fresh app for each test, so no state leaks between
-servers. The endpoints answer with JSON that describes what the app saw:
+servers. The endpoints return JSON that describes what the app saw:
 path parameters, query strings, bodies read whole or as a stream, uploaded
 files, lifespan state and the ASGI scope's ``root_path`` and ``client``.
 """
@@ -23,7 +23,7 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
 #: Seconds a gated stream waits for the test to open its gate.
-GATE_TIMEOUT = 10.0
+GATE_TIMEOUT = 30.0
 
 
 def create_app() -> Starlette:

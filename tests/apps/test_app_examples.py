@@ -68,9 +68,10 @@ def test_example_documented_command(
 def test_fastapi_example_notes(serve: Callable[..., Any]) -> None:
     module = load_example("fastapi_app")
 
-    with serve(module.app) as running, httpx.Client(
-        base_url=running.url, timeout=CLIENT_TIMEOUT
-    ) as client:
+    with (
+        serve(module.app) as running,
+        httpx.Client(base_url=running.url, timeout=CLIENT_TIMEOUT) as client,
+    ):
         created = client.post("/notes", json={"text": "buy milk"})
         rejected = client.post("/notes", json={"text": ""})
         listed = client.get("/notes")

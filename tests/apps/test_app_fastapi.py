@@ -27,10 +27,11 @@ def parser(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def client(serve: Callable[..., Any], parser: str) -> Iterator[httpx.Client]:
-    """Serve a fresh FastAPI app; yield a client for it."""
-    with serve(create_app(), http=parser) as running, httpx.Client(
-        base_url=running.url, timeout=CLIENT_TIMEOUT
-    ) as http_client:
+    """Serve a fresh FastAPI app and yield a client for it."""
+    with (
+        serve(create_app(), http=parser) as running,
+        httpx.Client(base_url=running.url, timeout=CLIENT_TIMEOUT) as http_client,
+    ):
         yield http_client
 
 

@@ -30,7 +30,7 @@ async def read_body(receive: Receive) -> bytes:
 
 
 async def scope_app(scope: Scope, receive: Receive, send: Send) -> None:
-    """Answer with the parts of the scope a test can check, and the body's size."""
+    """Respond with the parts of the scope a test can check, and the body's size."""
     if scope["type"] != "http":
         return  # No lifespan support: the server logs it and goes on.
     body = await read_body(receive)
@@ -44,7 +44,9 @@ async def scope_app(scope: Scope, receive: Receive, send: Send) -> None:
         "raw_path": scope["raw_path"].decode("latin-1"),
         "query_string": scope["query_string"].decode("latin-1"),
         "root_path": scope["root_path"],
-        "headers": [[name.decode("latin-1"), value.decode("latin-1")] for name, value in scope["headers"]],
+        "headers": [
+            [name.decode("latin-1"), value.decode("latin-1")] for name, value in scope["headers"]
+        ],
         "client_host": scope["client"][0],
         "server": list(scope["server"]),
         "body_size": len(body),
@@ -140,9 +142,10 @@ def test_head_has_no_body(serve: Callable[..., Any], parser: str) -> None:
 
 
 def test_exception_before_start_is_500(serve: Callable[..., Any], parser: str) -> None:
-    with serve(failing_app, http=parser) as running, httpx.Client(
-        base_url=running.url, timeout=CLIENT_TIMEOUT
-    ) as client:
+    with (
+        serve(failing_app, http=parser) as running,
+        httpx.Client(base_url=running.url, timeout=CLIENT_TIMEOUT) as client,
+    ):
         failed = client.get("/fail")
         fine = client.get("/fine")
 

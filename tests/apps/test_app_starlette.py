@@ -25,10 +25,11 @@ def parser(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def site(serve: Callable[..., Any], parser: str) -> Iterator[tuple[Any, httpx.Client]]:
-    """Serve a fresh Starlette app; yield the running server and a client for it."""
-    with serve(create_app(), http=parser) as running, httpx.Client(
-        base_url=running.url, timeout=CLIENT_TIMEOUT
-    ) as client:
+    """Serve a fresh Starlette app and yield the running server and a client for it."""
+    with (
+        serve(create_app(), http=parser) as running,
+        httpx.Client(base_url=running.url, timeout=CLIENT_TIMEOUT) as client,
+    ):
         yield running, client
 
 
@@ -239,7 +240,7 @@ def test_client_is_loopback(site: tuple[Any, httpx.Client]) -> None:
 
 
 def test_websocket_upgrade_gets_http_answer(site: tuple[Any, httpx.Client]) -> None:
-    """A WebSocket route in the app does not disturb HTTP; an upgrade is not accepted."""
+    """A WebSocket route does not disturb HTTP, and an upgrade request gets an HTTP response."""
     _, client = site
     upgrade = {
         "Connection": "Upgrade",
@@ -256,7 +257,8 @@ def test_websocket_upgrade_gets_http_answer(site: tuple[Any, httpx.Client]) -> N
 
 
 def test_root_path_from_cli(pounce_process: Callable[..., Any]) -> None:
-    with pounce_process("starlette_site:app", "--app-dir", str(HERE), "--root-path", "/api") as proc:
+    args = ("starlette_site:app", "--app-dir", str(HERE), "--root-path", "/api")
+    with pounce_process(*args) as proc:
         response = httpx.get(proc.url + "/where", timeout=CLIENT_TIMEOUT)
 
     assert response.status_code == 200
@@ -264,7 +266,7 @@ def test_root_path_from_cli(pounce_process: Callable[..., Any]) -> None:
     assert response.json()["url_for"] == proc.url + "/api/items/7"
 
 
-def test_lifespan_logs_nothing_alarming(
+def test_lifespan_without_warnings(
     serve: Callable[..., Any], caplog: pytest.LogCaptureFixture
 ) -> None:
     """Starlette speaks lifespan, so the server serves it without a warning."""
