@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from pounce_server import BindError, ServerConfig
 from pounce_server.sockets import bind_listeners, close_listeners
 
