@@ -75,7 +75,9 @@ class ServerConfig:
     fd: int | None = option(
         None, "Serve on an already bound socket inherited as this file descriptor."
     )
-    backlog: int = option(2048, "Most connections the kernel queues before they are accepted.")
+    backlog: int = option(
+        2048, "Maximum number of connections the kernel queues before they are accepted."
+    )
 
     # Protocol and runtime.
     http: str = option(
@@ -131,7 +133,7 @@ class ServerConfig:
 
     # Limits.
     limit_concurrency: int | None = option(
-        None, "Most connections and requests at once; beyond it requests get 503.", metavar="N"
+        None, "Maximum number of open connections; a request beyond it gets 503.", metavar="N"
     )
     limit_request_line: int = option(
         8190, "Longest request line in bytes (414 beyond).", metavar="BYTES"
@@ -140,7 +142,7 @@ class ServerConfig:
         8190, "Longest header field line in bytes (431 beyond).", metavar="BYTES"
     )
     limit_request_fields: int = option(
-        100, "Most header fields in a request (431 beyond).", metavar="N"
+        100, "Maximum number of header fields in a request (431 beyond).", metavar="N"
     )
     limit_request_head: int = option(
         65536,
@@ -152,8 +154,8 @@ class ServerConfig:
     )
     limit_unread_body: int = option(
         1 * MiB,
-        "Most bytes of a body the app did not read that are discarded to keep the "
-        "connection open; a longer rest closes it.",
+        "Maximum number of unread body bytes discarded to keep the connection open "
+        "after a response; a longer rest closes the connection.",
         metavar="BYTES",
     )
 

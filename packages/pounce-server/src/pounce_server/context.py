@@ -2,7 +2,7 @@
 
 A ``WorkerContext`` belongs to exactly one worker and its event loop: only
 that loop's thread reads or changes it, so it needs no lock even when the
-GIL is disabled. What it holds that is shared across workers (the config,
+GIL is disabled. What it refers to that is shared across workers (the config,
 the app, the scope factory) is immutable or only read.
 """
 
@@ -28,7 +28,7 @@ SERVER_HEADER = (b"server", b"pounce")
 
 
 class WorkerContext:
-    """What every connection of one worker needs, built once per worker."""
+    """The state shared by the connections of one worker, built once per worker."""
 
     def __init__(
         self,

@@ -1,4 +1,4 @@
-"""What the running interpreter offers: the GIL state, the worker kind, the loop."""
+"""Runtime detection: the GIL state, the worker kind it implies, the event loop."""
 
 from __future__ import annotations
 

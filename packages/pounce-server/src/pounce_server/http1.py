@@ -52,7 +52,7 @@ _INFINITY = math.inf
 
 if sys.version_info >= (3, 12):
     # Start the app's task at once, inside data_received: a handler that does
-    # not wait on anything answers without a trip through the event loop.
+    # not wait on anything responds without a trip through the event loop.
     def _start_task(loop: asyncio.AbstractEventLoop, coro: Any) -> asyncio.Task[None]:
         return asyncio.Task(coro, loop=loop, eager_start=True)  # type: ignore[call-arg]
 
@@ -122,7 +122,7 @@ class HTTP1Protocol(asyncio.Protocol):
             self.deadline = self._idle_since + self.ctx.config.timeout_header
         cycle = self.cycle
         if cycle is not None and cycle.body_complete and not self._draining:
-            # A pipelined request arrived while this one is answered. The
+            # A pipelined request arrived while this one is in progress. The
             # machine keeps its bytes; stop reading so they stay bounded.
             self.pause_reading()
         try:

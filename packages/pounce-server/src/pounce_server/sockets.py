@@ -31,7 +31,7 @@ class Listener:
 
 
 def bind_listeners(config: ServerConfig) -> list[Listener]:
-    """Create the listening sockets the configuration asks for."""
+    """Create the listening sockets that the configuration names."""
     if config.fd is not None:
         return [_from_fd(config.fd, config.backlog)]
     if config.uds is not None:
