@@ -9,11 +9,15 @@ and tasks belong to that loop's thread and must only be read there.
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import json
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+import pytest
+
 __all__ = [
+    "LOOPS",
     "PARSERS",
     "connection_count",
     "demo_app",
@@ -25,6 +29,17 @@ __all__ = [
 
 #: The two HTTP/1.1 machines every parsing-sensitive test runs against.
 PARSERS = ("pounce", "h11")
+
+#: The event loops, for tests where transports of the two behave differently.
+LOOPS = (
+    "asyncio",
+    pytest.param(
+        "uvloop",
+        marks=pytest.mark.skipif(
+            importlib.util.find_spec("uvloop") is None, reason="uvloop is not installed"
+        ),
+    ),
+)
 
 Scope = dict[str, Any]
 Receive = Callable[[], Any]
@@ -44,16 +59,19 @@ async def read_body(receive: Receive) -> bytes:
             return b"".join(pieces)
 
 
-async def send_text(send: Send, status: int, body: bytes,
-                    headers: list[tuple[bytes, bytes]] | None = None) -> None:
+async def send_text(
+    send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]] | None = None
+) -> None:
     """Send a whole response with a Content-Length."""
     fields = [(b"content-type", b"text/plain"), (b"content-length", str(len(body)).encode())]
-    await send({"type": "http.response.start", "status": status, "headers": fields + (headers or [])})
+    await send(
+        {"type": "http.response.start", "status": status, "headers": fields + (headers or [])}
+    )
     await send({"type": "http.response.body", "body": body})
 
 
 async def demo_app(scope: Scope, receive: Receive, send: Send) -> None:
-    """Answer by path.
+    """Respond by path.
 
     - ``/echo``: the request body, read whole.
     - ``/scope``: JSON of the scope fields the tests check.
@@ -84,7 +102,9 @@ async def demo_app(scope: Scope, receive: Receive, send: Send) -> None:
         count = int(scope["query_string"] or b"10")
         await send({"type": "http.response.start", "status": 200, "headers": []})
         for index in range(count):
-            await send({"type": "http.response.body", "body": b"chunk-%d\n" % index, "more_body": True})
+            await send(
+                {"type": "http.response.body", "body": b"chunk-%d\n" % index, "more_body": True}
+            )
         await send({"type": "http.response.body", "body": b""})
     elif path.startswith("/status/"):
         await read_body(receive)
@@ -108,7 +128,7 @@ def run_on_worker_loop(running: Any, function: Callable[[], T], timeout: float =
 
 
 def connection_count(running: Any) -> int:
-    """Return how many connections the worker holds open."""
+    """Return the number of open connections of the worker."""
     context = running.server.worker.context
     return run_on_worker_loop(running, lambda: len(context.connections))
 

@@ -68,7 +68,9 @@ class RawConnection:
 
     def reset(self) -> None:
         """Close with a TCP reset instead of a FIN, as a crashed client would."""
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+        self.sock.setsockopt(
+            socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00"
+        )
         self.sock.close()
 
     @property
@@ -81,8 +83,14 @@ class RawConnection:
         """Write ``data`` in one ``sendall``."""
         self.sock.sendall(data)
 
-    def request(self, method: str, target: str, *, body: bytes = b"",
-                headers: tuple[tuple[str, str], ...] = ()) -> None:
+    def request(
+        self,
+        method: str,
+        target: str,
+        *,
+        body: bytes = b"",
+        headers: tuple[tuple[str, str], ...] = (),
+    ) -> None:
         """Send a well-formed HTTP/1.1 request with a Content-Length body."""
         self.send(build_request(method, target, body=body, headers=headers))
 
@@ -115,7 +123,7 @@ class RawConnection:
         return data
 
     def _read_fields(self) -> list[tuple[str, str]]:
-        fields = []
+        fields: list[tuple[str, str]] = []
         while True:
             line = self._read_line()
             if not line:
@@ -133,7 +141,7 @@ class RawConnection:
     def read_response(self, *, head_request: bool = False) -> RawResponse:
         """Read one final response whole, after any interim (1xx) ones.
 
-        ``head_request`` says the request was HEAD, whose response has no
+        ``head_request`` marks a HEAD request, whose response has no
         body whatever its headers say (RFC 9112 §6.3, rule 1).
         """
         response = self.read_head()
@@ -210,8 +218,9 @@ class RawConnection:
         return False
 
 
-def build_request(method: str, target: str, *, body: bytes = b"",
-                  headers: tuple[tuple[str, str], ...] = ()) -> bytes:
+def build_request(
+    method: str, target: str, *, body: bytes = b"", headers: tuple[tuple[str, str], ...] = ()
+) -> bytes:
     """Return the bytes of a well-formed HTTP/1.1 request."""
     lines = [f"{method} {target} HTTP/1.1", "Host: 127.0.0.1"]
     lines += [f"{name}: {value}" for name, value in headers]

@@ -1,4 +1,4 @@
-"""Malformed requests over a real socket: one exact error answer, then the close.
+"""Malformed requests over a real socket: one exact error response, then the close.
 
 Each case is checked as a client sees it: the status line, ``Connection:
 close``, the server closing the socket within seconds, and a fresh connection
@@ -61,8 +61,11 @@ CASES: list[tuple[str, bytes, int]] = [
     ("missing-host", b"GET / HTTP/1.1\r\nAccept: */*\r\n\r\n", 400),
     ("two-hosts", get(b"Host: other"), 400),
     # RFC 9112 §6.1 and §6.3: framing that could be read two ways.
-    ("content-length-and-chunked", post(b"Content-Length: 5", b"Transfer-Encoding: chunked",
-                                        body=b"0\r\n\r\n"), 400),
+    (
+        "content-length-and-chunked",
+        post(b"Content-Length: 5", b"Transfer-Encoding: chunked", body=b"0\r\n\r\n"),
+        400,
+    ),
     ("two-content-lengths", post(b"Content-Length: 5", b"Content-Length: 6", body=b"hello"), 400),
     ("content-length-list", post(b"Content-Length: 5, 6", body=b"hello"), 400),
     ("content-length-plus", post(b"Content-Length: +5", body=b"hello"), 400),
@@ -72,10 +75,16 @@ CASES: list[tuple[str, bytes, int]] = [
     # RFC 9112 §6.3: without chunked as the final coding the body length
     # is unknown, so 400; §6.1: a coding the server does not implement, 501.
     ("transfer-encoding-gzip", post(b"Transfer-Encoding: gzip", body=b"abc"), 400),
-    ("transfer-encoding-gzip-chunked", post(b"Transfer-Encoding: gzip, chunked",
-                                            body=b"0\r\n\r\n"), 501),
-    ("transfer-encoding-in-http10", b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n"
-                                    b"0\r\n\r\n", 400),
+    (
+        "transfer-encoding-gzip-chunked",
+        post(b"Transfer-Encoding: gzip, chunked", body=b"0\r\n\r\n"),
+        501,
+    ),
+    (
+        "transfer-encoding-in-http10",
+        b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        400,
+    ),
     ("bad-chunk-size", post(b"Transfer-Encoding: chunked", body=b"zz\r\nhello\r\n0\r\n\r\n"), 400),
     ("chunk-without-crlf", post(b"Transfer-Encoding: chunked", body=b"5\r\nhelloXX0\r\n\r\n"), 400),
     # RFC 9112 §2.2: a bare CR is invalid, and this server takes only CRLF.
@@ -94,8 +103,11 @@ CASES: list[tuple[str, bytes, int]] = [
     ("too-many-fields", get(*(b"X-F%d: v" % i for i in range(30))), 431),
     ("head-too-large", get(*(b"X-F%d: " % i + b"v" * 500 for i in range(10))), 431),
     ("body-over-limit-content-length", post(b"Content-Length: 2000", body=b"x" * 100), 413),
-    ("body-over-limit-chunked", post(b"Transfer-Encoding: chunked",
-                                     body=(b"200\r\n" + b"x" * 512 + b"\r\n") * 3), 413),
+    (
+        "body-over-limit-chunked",
+        post(b"Transfer-Encoding: chunked", body=(b"200\r\n" + b"x" * 512 + b"\r\n") * 3),
+        413,
+    ),
 ]
 
 
@@ -118,7 +130,7 @@ async def tolerant_echo(scope: dict[str, Any], receive: Any, send: Any) -> None:
 
 
 def assert_rejected(conn: RawConnection, status: int) -> None:
-    """Read the one error answer and check that the server then closes."""
+    """Read the one error response and check that the server then closes."""
     response = conn.read_response()
     assert response.status_line == STATUS_LINES[status]
     assert response.header("connection") == "close"
@@ -145,10 +157,12 @@ def assert_still_serving(port: int) -> None:
 
 
 @pytest.mark.parametrize("parser", PARSERS)
-@pytest.mark.parametrize(("request_bytes", "status"),
-                         [case[1:] for case in CASES], ids=[case[0] for case in CASES])
-def test_rejected(serve: Any, caplog: pytest.LogCaptureFixture, parser: str,
-                  request_bytes: bytes, status: int) -> None:
+@pytest.mark.parametrize(
+    ("request_bytes", "status"), [case[1:] for case in CASES], ids=[case[0] for case in CASES]
+)
+def test_rejected(
+    serve: Any, caplog: pytest.LogCaptureFixture, parser: str, request_bytes: bytes, status: int
+) -> None:
     with serve(tolerant_echo, http=parser, log_level="debug", **LIMITS) as running:
         with RawConnection(running.port) as conn:
             conn.send(request_bytes)
@@ -157,22 +171,28 @@ def test_rejected(serve: Any, caplog: pytest.LogCaptureFixture, parser: str,
     assert_logged_as_client_fault(caplog, status)
 
 
-BYTE_BY_BYTE = ["bare-lf-everywhere", "obs-fold", "nul-in-value", "bad-chunk-size",
-                "request-line-too-long"]
+BYTE_BY_BYTE = [
+    "bare-lf-everywhere",
+    "obs-fold",
+    "nul-in-value",
+    "bad-chunk-size",
+    "request-line-too-long",
+]
 
 
 @pytest.mark.parametrize("parser", PARSERS)
-@pytest.mark.parametrize(("request_bytes", "status"),
-                         [case[1:] for case in CASES if case[0] in BYTE_BY_BYTE],
-                         ids=[case[0] for case in CASES if case[0] in BYTE_BY_BYTE])
-def test_rejected_byte_by_byte(serve: Any, parser: str, request_bytes: bytes,
-                               status: int) -> None:
+@pytest.mark.parametrize(
+    ("request_bytes", "status"),
+    [case[1:] for case in CASES if case[0] in BYTE_BY_BYTE],
+    ids=[case[0] for case in CASES if case[0] in BYTE_BY_BYTE],
+)
+def test_rejected_byte_by_byte(serve: Any, parser: str, request_bytes: bytes, status: int) -> None:
     """The parser finds the error however the bytes are split."""
     with serve(tolerant_echo, http=parser, **LIMITS) as running:
         with RawConnection(running.port) as conn:
             for index in range(len(request_bytes)):
-                conn.send(request_bytes[index:index + 1])
-                # Stop writing once the answer is there: writing on into a
+                conn.send(request_bytes[index : index + 1])
+                # Stop writing once the response is there: writing on into a
                 # closed connection would make the kernel reset it.
                 readable, _, _ = select.select([conn.sock], [], [], 0.002)
                 if readable:
@@ -184,17 +204,20 @@ def test_rejected_byte_by_byte(serve: Any, parser: str, request_bytes: bytes,
 @pytest.mark.parametrize("parser", PARSERS)
 def test_rejected_after_a_good_request(serve: Any, parser: str) -> None:
     """An error in the second request of a connection still gets its own answer."""
-    with serve(tolerant_echo, http=parser, **LIMITS) as running:
-        with RawConnection(running.port) as conn:
-            conn.request("GET", "/")
-            assert conn.read_response().body == b"fine"
-            conn.send(get(b"X-A : 1"))
-            assert_rejected(conn, 400)
+    with (
+        serve(tolerant_echo, http=parser, **LIMITS) as running,
+        RawConnection(running.port) as conn,
+    ):
+        conn.request("GET", "/")
+        assert conn.read_response().body == b"fine"
+        conn.send(get(b"X-A : 1"))
+        assert_rejected(conn, 400)
 
 
 @pytest.mark.parametrize("parser", PARSERS)
-def test_truncated_request_then_close(serve: Any, caplog: pytest.LogCaptureFixture,
-                                      parser: str) -> None:
+def test_truncated_request_then_close(
+    serve: Any, caplog: pytest.LogCaptureFixture, parser: str
+) -> None:
     """A client that half-closes inside a head gets a 400, not a hang."""
     with serve(tolerant_echo, http=parser, log_level="debug") as running:
         with RawConnection(running.port) as conn:

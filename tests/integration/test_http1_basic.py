@@ -209,7 +209,9 @@ def test_streamed_304_has_no_chunk_framing(serve: Any, parser: str) -> None:
             return
         await read_body(receive)
         if scope["path"] == "/cached":
-            await send({"type": "http.response.start", "status": 304, "headers": [(b"etag", b'"v1"')]})
+            await send(
+                {"type": "http.response.start", "status": 304, "headers": [(b"etag", b'"v1"')]}
+            )
             await send({"type": "http.response.body", "body": b"", "more_body": True})
             await send({"type": "http.response.body", "body": b""})
         else:

@@ -1,4 +1,4 @@
-"""Expect: 100-continue (RFC 9110 §10.1.1): the interim answer waits for the app to read."""
+"""Expect: 100-continue (RFC 9110 §10.1.1): the interim response waits for the app to read."""
 
 from __future__ import annotations
 
@@ -32,24 +32,23 @@ def gated_echo_app(entered: threading.Event, gate: threading.Event) -> Any:
 @pytest.mark.parametrize("parser", PARSERS)
 def test_continue_sent_when_app_reads(serve: Any, parser: str) -> None:
     entered, gate = threading.Event(), threading.Event()
-    head = (
-        b"POST /upload HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
-        b"Content-Length: 11\r\n\r\n"
-    )
-    with serve(gated_echo_app(entered, gate), http=parser) as running:
-        with RawConnection(running.port) as conn:
-            conn.send(head)
-            try:
-                assert entered.wait(5), "the app was not called for a request expecting 100"
-                # The app has not asked for the body yet, so no 100 may be sent.
-                assert conn.nothing_arrives(0.3)
-            finally:
-                gate.set()
-            interim = conn.read_head()
-            conn.send(b"hello world")
-            response = conn.read_response()
-            conn.request("GET", "/")
-            assert conn.read_response().status == 200
+    head = b"POST /upload HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 11\r\n\r\n"
+    with (
+        serve(gated_echo_app(entered, gate), http=parser) as running,
+        RawConnection(running.port) as conn,
+    ):
+        conn.send(head)
+        try:
+            assert entered.wait(5), "the app was not called for a request expecting 100"
+            # The app has not asked for the body yet, so no 100 may be sent.
+            assert conn.nothing_arrives(0.3)
+        finally:
+            gate.set()
+        interim = conn.read_head()
+        conn.send(b"hello world")
+        response = conn.read_response()
+        conn.request("GET", "/")
+        assert conn.read_response().status == 200
     assert interim.status_line == "HTTP/1.1 100 Continue"
     assert response.status == 200
     assert response.body == b"hello world"
@@ -58,13 +57,12 @@ def test_continue_sent_when_app_reads(serve: Any, parser: str) -> None:
 @pytest.mark.parametrize("parser", PARSERS)
 def test_no_continue_when_app_ignores_body(serve: Any, parser: str) -> None:
     head = (
-        b"POST /ignore HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
-        b"Content-Length: 1000\r\n\r\n"
+        b"POST /ignore HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 1000\r\n\r\n"
     )
     with serve(demo_app, http=parser) as running, RawConnection(running.port) as conn:
         conn.send(head)
         response = conn.read_head()
-        # The body framing tells how much to read of the response.
+        # The Content-Length gives the size of the response body.
         length = int(response.header("content-length") or "0")
         body = conn.read_until_closed()
     assert response.status_line == "HTTP/1.1 200 OK"
@@ -75,10 +73,9 @@ def test_no_continue_when_app_ignores_body(serve: Any, parser: str) -> None:
 
 @pytest.mark.parametrize("parser", PARSERS)
 def test_no_continue_response_announces_close(serve: Any, parser: str) -> None:
-    """RFC 9110 §10.1.1: a final answer before the body says whether the server closes."""
+    """RFC 9110 §10.1.1: a final response before the body announces whether the server closes."""
     head = (
-        b"POST /ignore HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
-        b"Content-Length: 1000\r\n\r\n"
+        b"POST /ignore HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 1000\r\n\r\n"
     )
     with serve(demo_app, http=parser) as running, RawConnection(running.port) as conn:
         conn.send(head)
@@ -89,10 +86,9 @@ def test_no_continue_response_announces_close(serve: Any, parser: str) -> None:
 
 @pytest.mark.parametrize("parser", PARSERS)
 def test_continue_body_sent_without_waiting(serve: Any, parser: str) -> None:
-    """A client may send the body without waiting for 100; no stray 100 breaks the answer."""
+    """A client may send the body without waiting for 100; no stray 100 breaks the response."""
     request = (
-        b"POST /echo HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
-        b"Content-Length: 4\r\n\r\nbody"
+        b"POST /echo HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\nbody"
     )
     with serve(demo_app, http=parser) as running, RawConnection(running.port) as conn:
         conn.send(request)
@@ -111,10 +107,23 @@ def test_curl_expect_continue(serve: Any, parser: str, tmp_path: Path) -> None:
     upload.write_bytes(data)
     with serve(demo_app, http=parser) as running:
         result = subprocess.run(
-            [str(CURL), "-s", "-v", "--max-time", "20", "-H", "Expect: 100-continue",
-             "--data-binary", f"@{upload}", "-o", str(tmp_path / "out.bin"),
-             running.url + "/echo"],
-            capture_output=True, timeout=30, check=False,
+            [
+                str(CURL),
+                "-s",
+                "-v",
+                "--max-time",
+                "20",
+                "-H",
+                "Expect: 100-continue",
+                "--data-binary",
+                f"@{upload}",
+                "-o",
+                str(tmp_path / "out.bin"),
+                running.url + "/echo",
+            ],
+            capture_output=True,
+            timeout=30,
+            check=False,
         )
     trace = result.stderr.decode("latin-1")
     assert result.returncode == 0, trace

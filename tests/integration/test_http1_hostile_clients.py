@@ -1,7 +1,7 @@
 """Clients that trickle, idle, half-close or vanish: the server stays bounded.
 
 Deadlines are checked by the worker's sweeper twice a second, so a timeout
-of T seconds closes a connection between T and about T + 0.5 seconds; the
+of T seconds closes a connection between T and about T + 0.5 seconds. The
 bounds below leave room on top of that for a loaded test machine.
 """
 
@@ -15,7 +15,7 @@ import time
 from typing import Any
 
 import pytest
-from http1_apps import PARSERS, connection_count, demo_app, send_text, task_count
+from http1_apps import LOOPS, PARSERS, connection_count, demo_app, send_text, task_count
 from http1_raw import RawConnection, build_request, wait_for
 
 
@@ -40,10 +40,11 @@ def seconds_until_closed(conn: RawConnection, limit: float) -> float | None:
 # Deadlines.
 
 
-def test_slowloris_closed_at_head_deadline(serve: Any, parser: str) -> None:
+@pytest.mark.parametrize("loop", LOOPS)
+def test_slowloris_closed_at_head_deadline(serve: Any, parser: str, loop: str) -> None:
     """A head that trickles in one byte every 0.5 s loses the connection at timeout_header."""
     partial_head = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: abcdefghij"
-    with serve(demo_app, http=parser, timeout_header=1.5) as running:
+    with serve(demo_app, http=parser, loop=loop, timeout_header=1.5) as running:
         with RawConnection(running.port) as conn:
             started = time.monotonic()
             closed_at = None
@@ -72,30 +73,36 @@ def test_slowloris_closed_at_head_deadline(serve: Any, parser: str) -> None:
 
 
 def test_idle_connection_closed_after_keep_alive(serve: Any, parser: str) -> None:
-    with serve(demo_app, http=parser, timeout_keep_alive=1.0) as running:
-        with RawConnection(running.port) as conn:
-            conn.request("GET", "/")
-            assert conn.read_response().body == b"hello"
-            waited = seconds_until_closed(conn, limit=4.0)
+    with (
+        serve(demo_app, http=parser, timeout_keep_alive=1.0) as running,
+        RawConnection(running.port) as conn,
+    ):
+        conn.request("GET", "/")
+        assert conn.read_response().body == b"hello"
+        waited = seconds_until_closed(conn, limit=4.0)
     assert waited is not None, "an idle keep-alive connection was not closed"
     assert 0.5 <= waited <= 3.0
 
 
 def test_silent_new_connection_closed(serve: Any, parser: str) -> None:
-    with serve(demo_app, http=parser, timeout_keep_alive=1.0) as running:
-        with RawConnection(running.port) as conn:
-            waited = seconds_until_closed(conn, limit=4.0)
+    with (
+        serve(demo_app, http=parser, timeout_keep_alive=1.0) as running,
+        RawConnection(running.port) as conn,
+    ):
+        waited = seconds_until_closed(conn, limit=4.0)
     assert waited is not None, "a connection that never sent a byte was not closed"
     assert 0.5 <= waited <= 3.0
 
 
 def test_request_within_keep_alive_served(serve: Any, parser: str) -> None:
-    with serve(demo_app, http=parser, timeout_keep_alive=1.5) as running:
-        with RawConnection(running.port) as conn:
-            for _ in range(3):
-                conn.request("GET", "/")
-                assert conn.read_response().body == b"hello"
-                time.sleep(0.5)
+    with (
+        serve(demo_app, http=parser, timeout_keep_alive=1.5) as running,
+        RawConnection(running.port) as conn,
+    ):
+        for _ in range(3):
+            conn.request("GET", "/")
+            assert conn.read_response().body == b"hello"
+            time.sleep(0.5)
 
 
 def test_slow_app_not_timed_out(serve: Any, parser: str) -> None:
@@ -106,22 +113,25 @@ def test_slow_app_not_timed_out(serve: Any, parser: str) -> None:
             await asyncio.sleep(2.0)
             await send_text(send, 200, b"late")
 
-    with serve(app, http=parser, timeout_keep_alive=0.5, timeout_header=0.5) as running:
-        with RawConnection(running.port) as conn:
-            conn.request("GET", "/")
-            assert conn.read_response().body == b"late"
+    with (
+        serve(app, http=parser, timeout_keep_alive=0.5, timeout_header=0.5) as running,
+        RawConnection(running.port) as conn,
+    ):
+        conn.request("GET", "/")
+        assert conn.read_response().body == b"late"
 
 
 # Half-closed and vanishing clients.
 
 
-def test_half_close_after_request_gets_response(serve: Any, parser: str) -> None:
+@pytest.mark.parametrize("loop", LOOPS)
+def test_half_close_after_request_gets_response(serve: Any, parser: str, loop: str) -> None:
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "http":
             await asyncio.sleep(0.2)
             await send_text(send, 200, b"after the half-close")
 
-    with serve(app, http=parser) as running, RawConnection(running.port) as conn:
+    with serve(app, http=parser, loop=loop) as running, RawConnection(running.port) as conn:
         conn.request("GET", "/")
         conn.sock.shutdown(socket.SHUT_WR)
         response = conn.read_response()
@@ -130,8 +140,9 @@ def test_half_close_after_request_gets_response(serve: Any, parser: str) -> None
     assert rest == b""
 
 
-def test_half_close_streamed_response(serve: Any, parser: str) -> None:
-    with serve(demo_app, http=parser) as running, RawConnection(running.port) as conn:
+@pytest.mark.parametrize("loop", LOOPS)
+def test_half_close_streamed_response(serve: Any, parser: str, loop: str) -> None:
+    with serve(demo_app, http=parser, loop=loop) as running, RawConnection(running.port) as conn:
         conn.send(build_request("POST", "/stream?200", body=b"x"))
         conn.sock.shutdown(socket.SHUT_WR)
         response = conn.read_response()
@@ -140,7 +151,8 @@ def test_half_close_streamed_response(serve: Any, parser: str) -> None:
     assert rest == b""
 
 
-def test_disconnect_mid_request_body(serve: Any, parser: str) -> None:
+@pytest.mark.parametrize("loop", LOOPS)
+def test_disconnect_mid_request_body(serve: Any, parser: str, loop: str) -> None:
     outcome: queue.Queue[str] = queue.Queue()
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -158,7 +170,7 @@ def test_disconnect_mid_request_body(serve: Any, parser: str) -> None:
                 await send_text(send, 200, b"unexpected")
                 return
 
-    with serve(app, http=parser) as running:
+    with serve(app, http=parser, loop=loop) as running:
         with RawConnection(running.port) as conn:
             conn.send(build_request("POST", "/upload", body=b"x" * 100_000)[:-99_000])
             time.sleep(0.2)
@@ -166,7 +178,8 @@ def test_disconnect_mid_request_body(serve: Any, parser: str) -> None:
         assert wait_for(lambda: connection_count(running) == 0)
 
 
-def test_disconnect_while_app_waits_after_body(serve: Any, parser: str) -> None:
+@pytest.mark.parametrize("loop", LOOPS)
+def test_disconnect_while_app_waits_after_body(serve: Any, parser: str, loop: str) -> None:
     """An app that listens for the disconnect (long polling) hears it."""
     outcome: queue.Queue[str] = queue.Queue()
 
@@ -177,14 +190,15 @@ def test_disconnect_while_app_waits_after_body(serve: Any, parser: str) -> None:
         second = await receive()
         outcome.put(f"{first['type']} then {second['type']}")
 
-    with serve(app, http=parser) as running:
+    with serve(app, http=parser, loop=loop) as running:
         with RawConnection(running.port) as conn:
             conn.request("POST", "/poll", body=b"hi")
             time.sleep(0.2)
         assert outcome.get(timeout=5) == "http.request then http.disconnect"
 
 
-def test_disconnect_mid_streaming_response(serve: Any, parser: str) -> None:
+@pytest.mark.parametrize("loop", LOOPS)
+def test_disconnect_mid_streaming_response(serve: Any, parser: str, loop: str) -> None:
     outcome: queue.Queue[str] = queue.Queue()
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -203,7 +217,7 @@ def test_disconnect_mid_streaming_response(serve: Any, parser: str) -> None:
         outcome.put("all chunks sent")
         await send({"type": "http.response.body", "body": b""})
 
-    with serve(app, http=parser) as running:
+    with serve(app, http=parser, loop=loop) as running:
         with RawConnection(running.port) as conn:
             conn.request("GET", "/")
             head = conn.read_head()
@@ -213,7 +227,8 @@ def test_disconnect_mid_streaming_response(serve: Any, parser: str) -> None:
         assert wait_for(lambda: connection_count(running) == 0)
 
 
-def test_abrupt_disconnects_leave_nothing_behind(serve: Any, parser: str) -> None:
+@pytest.mark.parametrize("loop", LOOPS)
+def test_abrupt_disconnects_leave_nothing_behind(serve: Any, parser: str, loop: str) -> None:
     """Two hundred clients that vanish at every stage leave no connection and no task."""
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -234,7 +249,7 @@ def test_abrupt_disconnects_leave_nothing_behind(serve: Any, parser: str) -> Non
         b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab",
         build_request("GET", "/"),
     ]
-    with serve(app, http=parser) as running:
+    with serve(app, http=parser, loop=loop) as running:
         baseline = task_count(running)
         for index in range(200):
             conn = RawConnection(running.port)
@@ -287,7 +302,7 @@ def test_unread_body_sent_after_response_is_drained(serve: Any, parser: str) -> 
     smuggled = build_request("GET", "/smuggled")
     chunked_head = b"POST /chunked HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
     with serve(app, http=parser) as running, RawConnection(running.port) as conn:
-        # The head alone: the app answers before any body byte arrives.
+        # The head alone: the app responds before any body byte arrives.
         conn.send(b"POST /first HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(smuggled))
         assert conn.read_response().body == b"answered /first"
         conn.send(smuggled)
@@ -314,13 +329,15 @@ def test_unread_large_body_closes(serve: Any, parser: str) -> None:
 
 
 def test_unread_large_chunked_body_closes(serve: Any, parser: str) -> None:
-    with serve(demo_app, http=parser, limit_unread_body=1000) as running:
-        with RawConnection(running.port) as conn:
-            conn.send(b"POST /ignore HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
-            response = conn.read_response()
-            # The rest of the body comes after the answer; past the limit
-            # the server stops draining and closes.
-            conn.send((b"400\r\n" + b"x" * 1024 + b"\r\n") * 3)
-            rest = conn.read_until_closed()
+    with (
+        serve(demo_app, http=parser, limit_unread_body=1000) as running,
+        RawConnection(running.port) as conn,
+    ):
+        conn.send(b"POST /ignore HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
+        response = conn.read_response()
+        # The rest of the body comes after the response, and past the limit
+        # the server stops draining and closes.
+        conn.send((b"400\r\n" + b"x" * 1024 + b"\r\n") * 3)
+        rest = conn.read_until_closed()
     assert response.body == b"ignored"
     assert rest == b""

@@ -1,4 +1,4 @@
-"""Pipelined requests: several written at once are answered in order, bodies included."""
+"""Pipelined requests: several written at once get responses in order, bodies included."""
 
 from __future__ import annotations
 
@@ -23,9 +23,7 @@ def test_pipelined_requests_answered_in_order(serve: Any, parser: str) -> None:
     ]
     with serve(demo_app, http=parser) as running, RawConnection(running.port) as conn:
         conn.send(b"".join(requests))
-        responses = [
-            conn.read_response(head_request=index == 2) for index in range(len(requests))
-        ]
+        responses = [conn.read_response(head_request=index == 2) for index in range(len(requests))]
     assert [response.status for response in responses] == [200, 200, 200, 200, 200, 204, 200]
     assert responses[0].body == b"hello"
     assert responses[1].body == b"first body"
@@ -37,7 +35,7 @@ def test_pipelined_requests_answered_in_order(serve: Any, parser: str) -> None:
 
 @pytest.mark.parametrize("parser", PARSERS)
 def test_pipelined_slow_first_request_keeps_order(serve: Any, parser: str) -> None:
-    """A request that takes longer than the ones behind it is still answered first."""
+    """A request that takes longer than the ones behind it still gets the first response."""
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":

@@ -1,0 +1,115 @@
+"""Graceful shutdown: in-flight requests finish, idle connections close, the rest is cancelled."""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import threading
+from typing import Any
+
+import pytest
+from http1_apps import send_text
+from http1_raw import RawConnection
+
+
+def sleeping_app(entered: threading.Event, outcome: queue.Queue[str], delay: float) -> Any:
+    """Return an app whose ``/slow`` sleeps ``delay`` seconds and reports how it ended."""
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        if scope["path"] != "/slow":
+            await send_text(send, 200, b"quick")
+            return
+        entered.set()
+        try:
+            await asyncio.sleep(delay)
+        except asyncio.CancelledError:
+            outcome.put("cancelled")
+            raise
+        outcome.put("finished")
+        await send_text(send, 200, b"slow done")
+
+    return app
+
+
+def test_in_flight_request_completes(serve: Any) -> None:
+    entered, outcome = threading.Event(), queue.Queue[str]()
+    with serve(sleeping_app(entered, outcome, 1.0)) as running:
+        with RawConnection(running.port) as conn:
+            conn.request("GET", "/slow")
+            assert entered.wait(5)
+            running.server.shutdown()
+            response = conn.read_response()
+            rest = conn.read_until_closed()
+        assert running.server.wait_stopped(10)
+    assert outcome.get(timeout=1) == "finished"
+    assert response.status == 200
+    assert response.body == b"slow done"
+    # RFC 9112 §9.6: the response announces that the server closes the connection.
+    assert response.header("connection") == "close"
+    assert rest == b""
+
+
+def test_idle_connections_closed(serve: Any) -> None:
+    entered, outcome = threading.Event(), queue.Queue[str]()
+    with serve(sleeping_app(entered, outcome, 1.0), timeout_keep_alive=30.0) as running:
+        with RawConnection(running.port) as idle, RawConnection(running.port) as silent:
+            idle.request("GET", "/")
+            assert idle.read_response().body == b"quick"
+            running.server.shutdown()
+            assert idle.read_until_closed(timeout=5) == b""
+            assert silent.read_until_closed(timeout=5) == b""
+        assert running.server.wait_stopped(10)
+
+
+def test_no_new_connections_while_draining(serve: Any) -> None:
+    entered, outcome = threading.Event(), queue.Queue[str]()
+    with serve(sleeping_app(entered, outcome, 1.0)) as running, RawConnection(running.port) as conn:
+        conn.request("GET", "/slow")
+        assert entered.wait(5)
+        running.server.shutdown()
+        # The listening socket is closed once shutdown begins.
+        with pytest.raises(ConnectionRefusedError):
+            for _ in range(50):
+                RawConnection(running.port, timeout=1).close()
+                threading.Event().wait(0.02)
+        assert conn.read_response().body == b"slow done"
+
+
+def test_straggler_cancelled_after_grace_period(serve: Any) -> None:
+    entered, outcome = threading.Event(), queue.Queue[str]()
+    with (
+        serve(sleeping_app(entered, outcome, 30.0), timeout_graceful_shutdown=1.0) as running,
+        RawConnection(running.port) as conn,
+    ):
+        conn.request("GET", "/slow")
+        assert entered.wait(5)
+        running.server.shutdown()
+        assert running.server.wait_stopped(8), "shutdown did not finish after the grace period"
+        received = conn.read_until_closed(timeout=5)
+    assert outcome.get(timeout=1) == "cancelled"
+    assert received == b""
+
+
+def test_straggler_waiting_on_receive_hears_disconnect(serve: Any) -> None:
+    entered, outcome = threading.Event(), queue.Queue[str]()
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        await receive()
+        entered.set()
+        try:
+            message = await receive()
+        except asyncio.CancelledError:
+            outcome.put("cancelled")
+            raise
+        outcome.put(message["type"])
+
+    with serve(app, timeout_graceful_shutdown=1.0) as running, RawConnection(running.port) as conn:
+        conn.request("POST", "/poll", body=b"x")
+        assert entered.wait(5)
+        running.server.shutdown()
+        assert running.server.wait_stopped(8)
+    assert outcome.get(timeout=1) in ("http.disconnect", "cancelled")
