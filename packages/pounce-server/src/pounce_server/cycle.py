@@ -151,9 +151,13 @@ class RequestCycle:
             if self._continue_pending:
                 # RFC 9110 §10.1.1: the client waits for 100 before sending
                 # the body; the app asking for the body is our consent.
+                # Once the final head is out, a 100 would land inside the
+                # response, so the app waits for a body the client may
+                # still send unasked.
                 self._continue_pending = False
-                self.continue_sent = True
-                self.conn.write(self.conn.parser.send_informational(100, []))
+                if not self.head_written:
+                    self.continue_sent = True
+                    self.conn.write(self.conn.parser.send_informational(100, []))
             waiter = self.conn.loop.create_future()
             self._body_waiter = waiter
             await waiter
