@@ -11,6 +11,7 @@ timeout, so a server that hangs fails the test instead of blocking it.
 from __future__ import annotations
 
 import socket
+import struct
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -68,9 +69,8 @@ class RawConnection:
 
     def reset(self) -> None:
         """Close with a TCP reset instead of a FIN, as a crashed client would."""
-        self.sock.setsockopt(
-            socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00"
-        )
+        # SO_LINGER on with a zero timeout: close() sends RST, not FIN.
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         self.sock.close()
 
     @property

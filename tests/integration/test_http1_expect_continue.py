@@ -99,6 +99,31 @@ def test_continue_body_sent_without_waiting(serve: Any, parser: str) -> None:
     assert after.body == b"hello"
 
 
+@pytest.mark.parametrize("parser", PARSERS)
+def test_no_continue_after_final_response(serve: Any, parser: str) -> None:
+    """RFC 9110 §15.2: 1xx responses come before the final one, never inside its body."""
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"started;", "more_body": True})
+        body = await read_body(receive)
+        await send({"type": "http.response.body", "body": b"got " + body})
+
+    head = b"POST /late HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n"
+    with serve(app, http=parser) as running, RawConnection(running.port) as conn:
+        conn.send(head)
+        response = conn.read_head()
+        # RFC 9110 §10.1.1: a client may send the body without a 100.
+        conn.send(b"data")
+        rest = conn.read_until_closed()
+    assert response.status_line == "HTTP/1.1 200 OK"
+    assert b"100 Continue" not in rest
+    assert rest.startswith(b"8\r\nstarted;\r\n")
+    assert b"got data" in rest
+
+
 @pytest.mark.skipif(CURL is None, reason="curl is not installed")
 @pytest.mark.parametrize("parser", PARSERS)
 def test_curl_expect_continue(serve: Any, parser: str, tmp_path: Path) -> None:
