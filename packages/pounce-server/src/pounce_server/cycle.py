@@ -185,8 +185,8 @@ class RequestCycle:
             else:
                 headers = headers + defaults
         if self._continue_pending and self.body_received == 0 and not self.body_complete:
-            # RFC 9110 §10.1.1: a final answer while the client still waits
-            # for 100 Continue should say whether the server closes. The
+            # RFC 9110 §10.1.1: a final response sent while the client still
+            # waits for 100 Continue should announce whether the server closes. The
             # client will not send the body, so the connection cannot carry
             # another request.
             self.conn.closing = True
