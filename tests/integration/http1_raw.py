@@ -142,7 +142,7 @@ class RawConnection:
         """Read one final response whole, after any interim (1xx) ones.
 
         ``head_request`` marks a HEAD request, whose response has no
-        body whatever its headers say (RFC 9112 §6.3, rule 1).
+        body whatever its headers announce (RFC 9112 §6.3, rule 1).
         """
         response = self.read_head()
         while response.status < 200:

@@ -203,7 +203,7 @@ def test_rejected_byte_by_byte(serve: Any, parser: str, request_bytes: bytes, st
 
 @pytest.mark.parametrize("parser", PARSERS)
 def test_rejected_after_a_good_request(serve: Any, parser: str) -> None:
-    """An error in the second request of a connection still gets its own answer."""
+    """An error in the second request of a connection still gets its own error response."""
     with (
         serve(tolerant_echo, http=parser, **LIMITS) as running,
         RawConnection(running.port) as conn,

@@ -122,6 +122,9 @@ def test_http10_keep_alive_request(serve: Any, parser: str) -> None:
         conn.send(b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
         first = conn.read_response()
         assert first.body == b"hello"
+        # An HTTP/1.0 client keeps the connection only when the response
+        # carries this header (RFC 9112 §9.3 and Appendix C.2.2).
+        assert first.header("connection") == "keep-alive"
         conn.send(b"GET /echo HTTP/1.0\r\nContent-Length: 3\r\n\r\nabc")
         second = conn.read_response()
         rest = conn.read_until_closed()
