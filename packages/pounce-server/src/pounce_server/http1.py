@@ -352,6 +352,8 @@ class HTTP1Protocol(asyncio.Protocol):
         self.write(
             self.parser.send_error_response(503, "Service Unavailable", self.ctx.default_headers())
         )
+        if self.ctx.access_log:
+            _log_access(self, cycle)
         cycle.lose()
         self._close()
 
