@@ -202,22 +202,24 @@ class RequestCycle:
             raise ClientDisconnected("the client closed the connection")
         parser = self.conn.parser
         ends = not more_body and not self._trailers
-        if not self.head_written:
-            self.head_written = True
-            if ends:
+        try:
+            if self.head_written:
+                out = parser.send_data(data)
+                if ends:
+                    out += parser.send_end()
+            elif ends:
                 # The common case: the whole response in one write.
                 out = parser.send_response_full(self._head_status, self._head_headers, data)
-                self.body_bytes_sent = len(data)
-                self.conn.write(out)
-                self._finish()
-                return
-            out = parser.send_response(self._head_status, self._head_headers) + parser.send_data(
-                data
-            )
-        else:
-            out = parser.send_data(data)
-            if ends:
-                out += parser.send_end()
+            else:
+                out = parser.send_response(self._head_status, self._head_headers)
+                out += parser.send_data(data)
+        except Exception:
+            # The machine rejected the response, for example a body that
+            # contradicts its Content-Length. The bridge already counts it
+            # as sent, so closing the connection is the only signal left.
+            self.abort()
+            raise
+        self.head_written = True
         self.body_bytes_sent += len(data)
         self.conn.write(out)
         if ends:
@@ -229,11 +231,20 @@ class RequestCycle:
         """Write the trailer fields, completing the response."""
         if self.disconnected:
             raise ClientDisconnected("the client closed the connection")
-        if not self.head_written:
-            # Trailers announced but no body sent: the head goes out first.
-            self.head_written = True
-            self.conn.write(self.conn.parser.send_response(self._head_status, self._head_headers))
-        self.conn.write(self.conn.parser.send_end(headers))
+        parser = self.conn.parser
+        try:
+            if self.head_written:
+                out = parser.send_end(headers)
+            else:
+                # Trailers announced but no body sent: the head goes out first.
+                out = parser.send_response(self._head_status, self._head_headers)
+                out += parser.send_end(headers)
+        except Exception:
+            # As in body(): a response the machine rejects ends the connection.
+            self.abort()
+            raise
+        self.head_written = True
+        self.conn.write(out)
         self._finish()
 
     def abort(self) -> None:
