@@ -7,11 +7,16 @@ fails the test instead of hanging it.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import queue
+import socket
+import threading
 from typing import Any
 
 import pytest
 from http1_apps import PARSERS
-from http1_raw import RawConnection
+from http1_raw import RawConnection, build_request
 
 Scope = dict[str, Any]
 
@@ -44,7 +49,7 @@ async def _mismatched_length_app(scope: Scope, receive: Any, send: Any) -> None:
         ("/short-whole", b""),
         # A streamed body is cut short, and the close signals it to the client.
         ("/short-streamed", b"hello"),
-        # The body is whole; only the trailers could not be framed.
+        # The body is whole, but the trailers could not be framed.
         ("/trailers-with-length", b"0123456789"),
     ],
 )
@@ -58,3 +63,126 @@ def test_rejected_response_closes_connection(
     assert received.endswith(sent_before_close)
     if sent_before_close:
         assert received.startswith(b"HTTP/1.1 200 ")
+
+
+def _outcome_of(awaitable_name: str, error: BaseException) -> str:
+    return f"{awaitable_name}: {type(error).__name__}"
+
+
+def _disconnect_after_timed_out_receive(outcomes: queue.Queue[str]) -> Any:
+    """Return an app that gives up on one ``receive()`` while another waits for the disconnect."""
+
+    async def wait_for_disconnect(receive: Any) -> str:
+        try:
+            message = await asyncio.wait_for(receive(), 10)
+        except BaseException as exc:
+            return _outcome_of("receive", exc)
+        return str(message["type"])
+
+    async def app(scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        await receive()  # The empty body.
+        listener = asyncio.ensure_future(wait_for_disconnect(receive))
+        await asyncio.sleep(0)
+        # A common way to ask "has the client gone?" without blocking.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(receive(), 0.05)
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"first", "more_body": True})
+        outcomes.put(await wait_for_disconnect(receive))
+        outcomes.put(await listener)
+
+    return app
+
+
+def test_receive_after_timed_out_receive(serve: Any) -> None:
+    """Cancelling one wait for the disconnect must not break the others."""
+    outcomes: queue.Queue[str] = queue.Queue()
+    app = _disconnect_after_timed_out_receive(outcomes)
+    with serve(app) as running:
+        with RawConnection(running.port) as conn:
+            conn.request("GET", "/")
+            head = conn.read_head()
+            assert head.status == 200
+        # The app's own second wait, then the task that waited all along.
+        assert outcomes.get(timeout=5) == "http.disconnect"
+        assert outcomes.get(timeout=5) == "http.disconnect"
+
+
+def test_concurrent_receive_gets_body(serve: Any) -> None:
+    """Two tasks in ``receive()`` while the body is on its way must both return."""
+    outcomes: queue.Queue[str] = queue.Queue()
+    waiting = threading.Event()
+
+    async def app(scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        first = asyncio.ensure_future(receive())
+        second = asyncio.ensure_future(receive())
+        await asyncio.sleep(0)
+        waiting.set()
+        done, pending = await asyncio.wait({first, second}, timeout=3)
+        for task in pending:
+            task.cancel()
+        outcomes.put(f"{len(done)} returned")
+        bodies = sorted(task.result()["body"] for task in done)
+        body = b"|".join(bodies)
+        length = str(len(body)).encode()
+        await send(
+            {"type": "http.response.start", "status": 200, "headers": [(b"content-length", length)]}
+        )
+        await send({"type": "http.response.body", "body": body})
+
+    with serve(app) as running, RawConnection(running.port) as conn:
+        conn.send(b"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 4\r\n\r\n")
+        assert waiting.wait(5)
+        conn.send(b"data")
+        response = conn.read_response()
+        assert outcomes.get(timeout=5) == "2 returned"
+    assert response.status == 200
+    # One reader gets the body, the other the empty end of it.
+    assert response.body == b"|data"
+
+
+def _send_with_timeout_app(outcomes: queue.Queue[str]) -> Any:
+    """Return an app that streams with a timeout on each send, and sends again after one."""
+
+    async def app(scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        chunk = {"type": "http.response.body", "body": b"x" * 65536, "more_body": True}
+        for _ in range(2000):
+            try:
+                await asyncio.wait_for(send(chunk), 0.2)
+            except TimeoutError:
+                break
+        else:
+            outcomes.put("the client never stopped reading")
+            return
+        # The client is slow, not gone: a second try must time out the same way.
+        try:
+            await asyncio.wait_for(send(chunk), 0.2)
+        except BaseException as exc:
+            outcomes.put(_outcome_of("send", exc))
+            if not isinstance(exc, TimeoutError):
+                raise
+            return
+        outcomes.put("send: completed")
+
+    return app
+
+
+def test_send_after_timed_out_send(serve: Any) -> None:
+    """Cancelling one wait for the write buffer to drain must not break the next one."""
+    outcomes: queue.Queue[str] = queue.Queue()
+    with serve(_send_with_timeout_app(outcomes)) as running:
+        client = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        with client:
+            # A small receive buffer fills soon, since the test never reads.
+            client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
+            client.settimeout(5)
+            client.connect(("127.0.0.1", running.port))
+            client.sendall(build_request("GET", "/"))
+            assert outcomes.get(timeout=10) == "send: TimeoutError"

@@ -158,9 +158,14 @@ class RequestCycle:
                 if not self.head_written:
                     self.continue_sent = True
                     self.conn.write(self.conn.parser.send_informational(100, []))
-            waiter = self.conn.loop.create_future()
-            self._body_waiter = waiter
-            await waiter
+            # Readers share one future, which only _wake_reader resolves.
+            # The shield keeps a reader that is cancelled (by a timeout,
+            # say) from cancelling it under the other readers.
+            waiter = self._body_waiter
+            if waiter is None:
+                waiter = self.conn.loop.create_future()
+                self._body_waiter = waiter
+            await asyncio.shield(waiter)
 
     async def wait_disconnected(self) -> None:
         """Return once the client has gone or the response has been sent whole."""
@@ -170,7 +175,9 @@ class RequestCycle:
         if waiter is None:
             waiter = self.conn.loop.create_future()
             self._disconnect_waiter = waiter
-        await waiter
+        # Shielded like the reader's future: a caller that gives up must
+        # not cancel the wait of the others or of the next call.
+        await asyncio.shield(waiter)
 
     # ResponseSink, used by the bridge.
 

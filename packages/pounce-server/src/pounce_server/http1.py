@@ -172,7 +172,10 @@ class HTTP1Protocol(asyncio.Protocol):
         if waiter is None:
             waiter = self.loop.create_future()
             self._drain_waiter = waiter
-        await waiter
+        # The future is shared by every writer until resume_writing or
+        # connection_lost resolves it, so a writer that is cancelled (a
+        # send under a timeout) must not cancel it for the others.
+        await asyncio.shield(waiter)
 
     def pause_reading(self) -> None:
         if not self._reading_paused and not self._lost:
