@@ -12,11 +12,12 @@ import contextlib
 import queue
 import socket
 import threading
+import time
 from typing import Any
 
 import pytest
-from http1_apps import PARSERS
-from http1_raw import RawConnection, build_request
+from http1_apps import LOOPS, PARSERS, read_body, run_on_worker_loop, send_text, task_count
+from http1_raw import RawConnection, build_request, wait_for
 
 Scope = dict[str, Any]
 
@@ -186,3 +187,81 @@ def test_send_after_timed_out_send(serve: Any) -> None:
             client.connect(("127.0.0.1", running.port))
             client.sendall(build_request("GET", "/"))
             assert outcomes.get(timeout=10) == "send: TimeoutError"
+
+
+# Pipelined requests and the socket.
+
+
+@pytest.mark.parametrize("parser", PARSERS)
+@pytest.mark.parametrize("loop", LOOPS)
+def test_pipelined_body_arriving_late(serve: Any, parser: str, loop: str) -> None:
+    """Body bytes read after the first response, before the pipelined request starts, count."""
+    entered = threading.Event()
+
+    async def app(scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        if scope["path"] == "/first":
+            entered.set()
+            # Block the loop while the rest of the second body arrives, then
+            # answer in the same loop pass that reads it.
+            time.sleep(0.5)
+            await asyncio.sleep(0)
+            await send_text(send, 200, b"first")
+            return
+        body = await asyncio.wait_for(read_body(receive), 3)
+        await send_text(send, 200, body)
+
+    second_head = b"POST /echo HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 8\r\n\r\n"
+    with serve(app, http=parser, loop=loop) as running, RawConnection(running.port) as conn:
+        conn.send(build_request("GET", "/first") + second_head + b"half")
+        assert entered.wait(5)
+        conn.send(b"full")
+        first = conn.read_response()
+        second = conn.read_response()
+    assert first.body == b"first"
+    assert second.status == 200
+    assert second.body == b"halffull"
+
+
+@pytest.mark.parametrize("loop", LOOPS)
+def test_pipelined_request_after_reset(serve: Any, loop: str) -> None:
+    """A pipelined request must not start once its connection is gone."""
+    outcomes: queue.Queue[str] = queue.Queue()
+    entered, reset = threading.Event(), threading.Event()
+
+    async def app(scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        if scope["path"] == "/first":
+            entered.set()
+            while not reset.is_set():
+                await asyncio.sleep(0.01)
+            # The client reset the connection, which only this write finds out.
+            await send_text(send, 200, b"first")
+            outcomes.put("first: sent")
+            return
+        await receive()
+        message = await receive()
+        outcomes.put(f"second: {message['type']}")
+
+    with serve(app, loop=loop) as running:
+        baseline = task_count(running)
+        conn = RawConnection(running.port)
+        conn.request("GET", "/first")
+        assert entered.wait(5)
+        # While the first request runs, the server holds the second and stops
+        # reading, so only the first response's write can find the reset.
+        conn.request("GET", "/second")
+        context = running.server.worker.context
+        assert wait_for(
+            lambda: run_on_worker_loop(
+                running, lambda: any(c._reading_paused for c in context.connections)
+            )
+        )
+        conn.reset()
+        reset.set()
+        assert outcomes.get(timeout=5) == "first: sent"
+        assert wait_for(lambda: task_count(running) == baseline), (
+            f"{task_count(running)} tasks left, {baseline} before"
+        )

@@ -86,6 +86,8 @@ class HTTP1Protocol(asyncio.Protocol):
         self._idle_since = 0.0
         self._awaiting_first_byte = True
         self._draining = False
+        #: Events of a pipelined request that wait for the next loop pass.
+        self._pending: list[Event] | None = None
 
     # asyncio.Protocol callbacks.
 
@@ -131,7 +133,7 @@ class HTTP1Protocol(asyncio.Protocol):
             self._reject(exc)
             return
         if events:
-            self._handle_events(events)
+            self._dispatch(events)
 
     def eof_received(self) -> bool:
         try:
@@ -140,7 +142,7 @@ class HTTP1Protocol(asyncio.Protocol):
             # The client stopped inside a request: it cannot complete it.
             self._reject(exc)
             return True
-        self._handle_events(events)
+        self._dispatch(events)
         # Keep our side open: a client that half-closes after a complete
         # request still gets its response.
         return True
@@ -190,6 +192,24 @@ class HTTP1Protocol(asyncio.Protocol):
             self.transport.resume_reading()
 
     # Events from the machine.
+
+    def _dispatch(self, events: list[Event]) -> None:
+        pending = self._pending
+        if pending is not None:
+            # The pipelined request these events continue has not started
+            # yet, so they must follow its own events, not run before them.
+            pending += events
+        else:
+            self._handle_events(events)
+
+    def _handle_pending(self) -> None:
+        events = self._pending
+        self._pending = None
+        if events is None or self._lost or self.transport is None or self.transport.is_closing():
+            # The connection went away (a failed write, a rejected body,
+            # a shutdown) before the request started: its app cannot answer.
+            return
+        self._handle_events(events)
 
     def _handle_events(self, events: list[Event]) -> None:
         start: RequestCycle | None = None
@@ -313,7 +333,8 @@ class HTTP1Protocol(asyncio.Protocol):
             # long pipeline does not recurse through the app's callbacks.
             self._awaiting_first_byte = False
             self.deadline = self._idle_since + self.ctx.config.timeout_header
-            self.loop.call_soon(self._handle_events, events)
+            self._pending = events
+            self.loop.call_soon(self._handle_pending)
 
     def _become_idle(self) -> None:
         now = self.loop.time()
