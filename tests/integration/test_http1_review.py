@@ -265,3 +265,36 @@ def test_pipelined_request_after_reset(serve: Any, loop: str) -> None:
         assert wait_for(lambda: task_count(running) == baseline), (
             f"{task_count(running)} tasks left, {baseline} before"
         )
+
+
+# Graceful shutdown.
+
+
+def test_shutdown_after_start_sends_close(serve: Any) -> None:
+    """A head held back when shutdown begins still announces the close."""
+    entered = threading.Event()
+    servers: list[Any] = []
+
+    async def app(scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        entered.set()
+        context = servers[0].worker.context
+        for _ in range(500):
+            if context.shutting_down:
+                break
+            await asyncio.sleep(0.01)
+        await send({"type": "http.response.body", "body": b"done"})
+
+    with serve(app) as running, RawConnection(running.port) as conn:
+        servers.append(running.server)
+        conn.request("GET", "/")
+        assert entered.wait(5)
+        running.server.shutdown()
+        response = conn.read_response()
+        rest = conn.read_until_closed()
+    assert response.body == b"done"
+    # RFC 9112 §9.6: the server announces that it closes the connection.
+    assert response.header("connection") == "close"
+    assert rest == b""

@@ -197,8 +197,6 @@ class RequestCycle:
             # client will not send the body, so the connection cannot carry
             # another request.
             self.conn.closing = True
-        if self.conn.closing:
-            headers = [*headers, _CONNECTION_CLOSE]
         self._head_status = status
         self._head_headers = headers
         self._trailers = trailers
@@ -216,9 +214,9 @@ class RequestCycle:
                     out += parser.send_end()
             elif ends:
                 # The common case: the whole response in one write.
-                out = parser.send_response_full(self._head_status, self._head_headers, data)
+                out = parser.send_response_full(self._head_status, self._final_headers(), data)
             else:
-                out = parser.send_response(self._head_status, self._head_headers)
+                out = parser.send_response(self._head_status, self._final_headers())
                 out += parser.send_data(data)
         except Exception:
             # The machine rejected the response, for example a body that
@@ -244,7 +242,7 @@ class RequestCycle:
                 out = parser.send_end(headers)
             else:
                 # Trailers announced but no body sent: the head goes out first.
-                out = parser.send_response(self._head_status, self._head_headers)
+                out = parser.send_response(self._head_status, self._final_headers())
                 out += parser.send_end(headers)
         except Exception:
             # As in body(): a response the machine rejects ends the connection.
@@ -257,6 +255,13 @@ class RequestCycle:
     def abort(self) -> None:
         """Close the connection: the response cannot be completed."""
         self.conn.abort_cycle(self)
+
+    def _final_headers(self) -> list[tuple[bytes, bytes]]:
+        # Decided as the head goes out rather than in start(), because a
+        # graceful shutdown may begin while the app prepares its body.
+        if self.conn.closing:
+            return [*self._head_headers, _CONNECTION_CLOSE]
+        return self._head_headers
 
     def _finish(self) -> None:
         self.response_complete = True
