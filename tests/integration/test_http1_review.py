@@ -298,3 +298,55 @@ def test_shutdown_after_start_sends_close(serve: Any) -> None:
     # RFC 9112 §9.6: the server announces that it closes the connection.
     assert response.header("connection") == "close"
     assert rest == b""
+
+
+def _background_work_app(events: queue.Queue[str], seconds: float) -> Any:
+    """Return an app that works ``seconds`` after each response and reports lifespan shutdown."""
+
+    async def app(scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                else:
+                    events.put("lifespan shutdown")
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        await send_text(send, 200, b"accepted")
+        # Work after the response, as background tasks of frameworks do.
+        try:
+            await asyncio.sleep(seconds)
+        except asyncio.CancelledError:
+            events.put("background work cancelled")
+            raise
+        events.put("background work finished")
+
+    return app
+
+
+def test_shutdown_waits_for_work_after_response(serve: Any) -> None:
+    """An app still running after its response finishes before lifespan shutdown."""
+    events: queue.Queue[str] = queue.Queue()
+    with serve(_background_work_app(events, 0.5)) as running:
+        with RawConnection(running.port) as conn:
+            conn.request("GET", "/")
+            assert conn.read_response().body == b"accepted"
+        running.server.shutdown()
+        assert running.server.wait_stopped(10)
+    assert events.get(timeout=1) == "background work finished"
+    assert events.get(timeout=1) == "lifespan shutdown"
+
+
+def test_shutdown_cancels_work_past_grace(serve: Any) -> None:
+    """Work that outlasts the grace period is cancelled before lifespan shutdown."""
+    events: queue.Queue[str] = queue.Queue()
+    app = _background_work_app(events, 30)
+    with serve(app, timeout_graceful_shutdown=0.5) as running:
+        with RawConnection(running.port) as conn:
+            conn.request("GET", "/")
+            assert conn.read_response().body == b"accepted"
+        running.server.shutdown()
+        assert running.server.wait_stopped(10)
+    assert events.get(timeout=1) == "background work cancelled"
+    assert events.get(timeout=1) == "lifespan shutdown"

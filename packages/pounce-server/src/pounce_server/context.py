@@ -45,6 +45,7 @@ class WorkerContext:
             scheme="http", root_path=config.root_path, state=state
         )
         self.connections: set[HTTP1Protocol] = set()
+        #: The request tasks still running, kept until they finish.
         self.tasks: set[asyncio.Task[None]] = set()
         self.shutting_down = False
         # Checked once here, not per request: the access log costs nothing

@@ -281,7 +281,15 @@ class HTTP1Protocol(asyncio.Protocol):
             self.server,
         )
         bridge = HTTPCycle(scope, cycle, cycle)
-        self.task = _start_task(self.loop, bridge.run(self.ctx.app))
+        task = _start_task(self.loop, bridge.run(self.ctx.app))
+        self.task = task
+        if not task.done():
+            # The app may go on after its response (background work), past
+            # this connection's next request or close. The worker keeps the
+            # task so that a graceful shutdown waits for it.
+            tasks = self.ctx.tasks
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
 
     # The end of a response.
 

@@ -135,21 +135,24 @@ class Worker:
         for conn in list(ctx.connections):
             conn.shutdown()
 
+        # Apps that run on after their response (background work) count as
+        # in flight too, because lifespan shutdown must not run under them.
         deadline = ctx.loop.time() + self.config.timeout_graceful_shutdown
-        while ctx.connections and not self._force and ctx.loop.time() < deadline:
+        while (ctx.connections or ctx.tasks) and not self._force and ctx.loop.time() < deadline:
             await asyncio.sleep(0.05)
 
-        if ctx.connections:
+        if ctx.connections or ctx.tasks:
             worker_logger.warning(
-                "Cancelling %d connection(s) still open after the graceful shutdown period",
+                "Cancelling %d connection(s) and %d request task(s) still running after "
+                "the graceful shutdown period",
                 len(ctx.connections),
+                len(ctx.tasks),
             )
-            tasks = []
             for conn in list(ctx.connections):
                 conn.cancel()
-                if conn.task is not None and not conn.task.done():
-                    conn.task.cancel()
-                    tasks.append(conn.task)
+            tasks = list(ctx.tasks)
+            for task in tasks:
+                task.cancel()
             if tasks:
                 await asyncio.wait(tasks, timeout=CANCEL_GRACE)
         for server in servers:
