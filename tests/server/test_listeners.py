@@ -58,9 +58,35 @@ def test_stale_unix_socket_file_is_replaced(serve: Any, tmp_path: Path) -> None:
 def test_regular_file_at_socket_path_is_not_removed(tmp_path: Path) -> None:
     path = tmp_path / "data.txt"
     path.write_text("keep me")
-    with pytest.raises(BindError):
+    with pytest.raises(BindError) as info:
         bind_listeners(ServerConfig(uds=str(path)))
+    assert "is not a socket" in str(info.value)
     assert path.read_text() == "keep me"
+
+
+def test_live_unix_socket_is_not_taken_over(serve: Any, tmp_path: Path) -> None:
+    path = tmp_path / "live.sock"
+    with serve(hello, uds=str(path)):
+        with pytest.raises(BindError) as info:
+            bind_listeners(ServerConfig(uds=str(path)))
+        assert "in use by a running server" in str(info.value)
+        transport = httpx.HTTPTransport(uds=str(path))
+        with httpx.Client(transport=transport, base_url="http://localhost") as client:
+            assert client.get("/").status_code == 200
+
+
+def test_socket_file_of_another_server_is_kept(tmp_path: Path) -> None:
+    path = tmp_path / "swap.sock"
+    listeners = bind_listeners(ServerConfig(uds=str(path)))
+    # Another server replaced the file after a crash of ours.
+    os.unlink(path)
+    other = socket.socket(socket.AF_UNIX)
+    other.bind(str(path))
+    try:
+        close_listeners(listeners)
+        assert stat.S_ISSOCK(path.stat().st_mode)
+    finally:
+        other.close()
 
 
 def test_inherited_descriptor_is_served(serve: Any) -> None:

@@ -28,6 +28,9 @@ class Listener:
     url: str
     #: For a Unix socket created by us: the path to remove on shutdown.
     unlink_path: str | None = None
+    #: (device, inode) of that socket file, so that a file another server
+    #: has since put at the same path is left alone.
+    unlink_identity: tuple[int, int] | None = None
 
 
 def bind_listeners(config: ServerConfig) -> list[Listener]:
@@ -44,8 +47,18 @@ def close_listeners(listeners: list[Listener]) -> None:
     for listener in listeners:
         listener.sock.close()
         if listener.unlink_path is not None:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(listener.unlink_path)
+            _unlink_if_ours(listener.unlink_path, listener.unlink_identity)
+
+
+def _unlink_if_ours(path: str, identity: tuple[int, int] | None) -> None:
+    try:
+        found = os.stat(path)
+    except FileNotFoundError:
+        return
+    if identity is not None and (found.st_dev, found.st_ino) != identity:
+        return
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
 
 
 def _bind_tcp(host: str, port: int, backlog: int) -> Listener:
@@ -70,15 +83,7 @@ def _bind_tcp(host: str, port: int, backlog: int) -> Listener:
 def _bind_unix(path: str, backlog: int) -> Listener:
     if not hasattr(socket, "AF_UNIX"):
         raise BindError("--uds needs Unix domain sockets, which this platform lacks")
-    # A stale socket file from a previous run blocks bind; a regular file
-    # at that path is someone else's and is left alone.
-    try:
-        if stat.S_ISSOCK(os.stat(path).st_mode):
-            os.unlink(path)
-    except FileNotFoundError:
-        pass
-    except OSError as exc:
-        raise BindError(_describe_bind_error(exc, path, None)) from None
+    _remove_stale_socket(path)
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         sock.bind(path)
@@ -86,9 +91,50 @@ def _bind_unix(path: str, backlog: int) -> Listener:
         sock.listen(backlog)
     except OSError as exc:
         sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise BindError(
+                f"{path} already exists; remove it or choose another --uds path"
+            ) from None
         raise BindError(_describe_bind_error(exc, path, None)) from None
     sock.setblocking(False)
-    return Listener(sock=sock, url=f"unix:{path}", unlink_path=path)
+    identity = os.stat(path)
+    return Listener(
+        sock=sock,
+        url=f"unix:{path}",
+        unlink_path=path,
+        unlink_identity=(identity.st_dev, identity.st_ino),
+    )
+
+
+def _remove_stale_socket(path: str) -> None:
+    """Remove a socket file left by a server that is gone; keep anything else.
+
+    A socket file blocks ``bind``. If a server still accepts on it, taking
+    the path would silently steal its clients, so that is an error; a file
+    that is not a socket is someone else's and is never removed.
+    """
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise BindError(_describe_bind_error(exc, path, None)) from None
+    if not stat.S_ISSOCK(mode):
+        raise BindError(
+            f"{path} exists and is not a socket; remove it or choose another --uds path"
+        )
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        probe.settimeout(1.0)
+        probe.connect(path)
+    except OSError:
+        # Nobody accepts there: a stale file from an earlier run.
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+        return
+    finally:
+        probe.close()
+    raise BindError(f"{path} is in use by a running server; stop it or choose another --uds path")
 
 
 def _from_fd(fd: int, backlog: int) -> Listener:
