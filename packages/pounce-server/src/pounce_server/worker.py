@@ -16,8 +16,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import Callable
-from typing import cast
+from collections.abc import Callable, Coroutine
+from typing import Any, cast
 
 from pounce_asgi_bridge import ASGIApp, LifespanFailure, LifespanManager, LifespanMode
 
@@ -59,6 +59,9 @@ class Worker:
         self._stop: asyncio.Event | None = None
         self._force = False
         self._stop_requested = threading.Event()
+        self._force_requested = threading.Event()
+        #: The lifespan phase in progress, which a forced shutdown cancels.
+        self._lifespan_phase: asyncio.Future[None] | None = None
         #: Set when startup failed; the server reports it and exits non-zero.
         self.error: BaseException | None = None
         #: The connections' shared context, once the worker serves.
@@ -81,6 +84,8 @@ class Worker:
 
     def request_shutdown(self, *, force: bool = False) -> None:
         """Ask the worker to shut down; safe to call from any thread, more than once."""
+        if force:
+            self._force_requested.set()
         self._stop_requested.set()
         loop = self.loop
         if loop is None or loop.is_closed():
@@ -93,20 +98,26 @@ class Worker:
         self._force = self._force or force
         if self._stop is not None:
             self._stop.set()
+        if force and self._lifespan_phase is not None:
+            # Lifespan phases have no timeout, so a forced shutdown is the
+            # only way out of an app that hangs in one.
+            self._lifespan_phase.cancel()
 
     async def _main(self) -> None:
         loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
         if self._stop_requested.is_set():
-            self._stop.set()
+            self._begin_shutdown(self._force_requested.is_set())
 
         mode = cast(LifespanMode, self.config.lifespan)  # ServerConfig checked the choice.
         lifespan = LifespanManager(self.app, mode)
         self._notify("startup")
         try:
-            await lifespan.startup()
+            started = await self._run_lifespan_phase(lifespan.startup())
         except LifespanFailure as exc:
             raise StartupError(f"application startup failed: {exc}") from None
+        if not started:
+            raise StartupError("application startup was interrupted by a forced shutdown")
 
         ctx = WorkerContext(app=self.app, config=self.config, loop=loop, state=lifespan.state)
         self.context = ctx
@@ -125,7 +136,25 @@ class Worker:
         sweeper.cancel()
         await self._drain(ctx, servers)
         self._notify("shutdown")
-        await lifespan.shutdown()
+        if not await self._run_lifespan_phase(lifespan.shutdown()):
+            worker_logger.warning(
+                "Forced shutdown: stopped waiting for the application's lifespan shutdown"
+            )
+
+    async def _run_lifespan_phase(self, phase: Coroutine[Any, Any, None]) -> bool:
+        """Run a lifespan phase; return False if a forced shutdown cancelled it."""
+        task = asyncio.ensure_future(phase)
+        self._lifespan_phase = task
+        try:
+            # asyncio.wait, not await: cancelling the phase must not cancel
+            # this task, which goes on to stop the worker.
+            await asyncio.wait({task})
+        finally:
+            self._lifespan_phase = None
+        if task.cancelled():
+            return False
+        task.result()
+        return True
 
     async def _drain(self, ctx: WorkerContext, servers: list[asyncio.Server]) -> None:
         """Stop accepting, finish in-flight requests, then cancel what is left."""
