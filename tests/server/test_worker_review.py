@@ -8,12 +8,13 @@ instead of hanging it.
 from __future__ import annotations
 
 import asyncio
+import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from pounce_server import Server, ServerConfig, StartupError
+from pounce_server import BindError, Server, ServerConfig, StartupError
 
 #: Seconds a lifespan phase in these tests hangs before it gives up by itself.
 HANG_SECONDS = 10.0
@@ -55,6 +56,30 @@ def _running(server: Server) -> Iterator[list[BaseException]]:
                 break
             server.shutdown(force=force)
             thread.join(HANG_SECONDS + 5)
+
+
+def test_shutdown_before_run_is_kept() -> None:
+    """A shutdown requested before the worker exists stops the server once it does."""
+    server = Server(hello, _config())
+    server.shutdown()
+    with _running(server) as errors:
+        stopped = server.wait_stopped(5)
+    assert stopped
+    assert errors == []
+
+
+def test_wait_stopped_after_bind_failure() -> None:
+    """``wait_stopped`` returns when ``run`` fails before it serves."""
+    taken = socket.socket()
+    with taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        server = Server(hello, _config(port=taken.getsockname()[1]))
+        with _running(server) as errors:
+            stopped = server.wait_stopped(5)
+    assert stopped
+    assert len(errors) == 1
+    assert isinstance(errors[0], BindError)
 
 
 def _hanging_lifespan(phase: str, entered: threading.Event) -> Any:

@@ -56,20 +56,28 @@ class Server:
         self.started = threading.Event()
         self.urls: list[str] = []
         self._worker: Worker | None = None
+        # Guards the three fields below, which shutdown() reads and changes
+        # from any thread. Reentrant, because a signal handler may call
+        # shutdown() in the main thread while it holds the lock.
+        self._lock = threading.RLock()
         self._shutdown_requests = 0
+        self._force_requested = False
         self._stopped = threading.Event()
 
     # The phases.
 
     def run(self) -> None:
         """Serve until shutdown; raise ``PounceError`` when the server cannot run."""
-        self.configure()
-        self.detect()
-        self.bind()
         try:
+            self.configure()
+            self.detect()
+            self.bind()
             self.serve()
         finally:
             self.shutdown_sockets()
+            # Also after a failure in an earlier phase, so that nobody
+            # waits in wait_stopped() for a server that never ran.
+            self._stopped.set()
 
     def configure(self) -> None:
         """CONFIG: set up logging and load the app."""
@@ -113,7 +121,13 @@ class Server:
             on_ready=self._on_ready,
             on_lifespan=self._on_lifespan,
         )
-        self._worker = worker
+        with self._lock:
+            self._worker = worker
+            requested = self._shutdown_requests > 0
+            force = self._force_requested
+        if requested:
+            # shutdown() ran before the worker existed: hand it over now.
+            worker.request_shutdown(force=force)
         thread = threading.Thread(target=worker.run, name="pounce-worker-0", daemon=True)
         with _signals_routed_to(self._on_signal):
             thread.start()
@@ -143,8 +157,10 @@ class Server:
 
     def shutdown(self, *, force: bool = False) -> None:
         """Ask for a graceful shutdown (``force`` skips the grace period); thread-safe."""
-        self._shutdown_requests += 1
-        worker = self._worker
+        with self._lock:
+            self._shutdown_requests += 1
+            self._force_requested = self._force_requested or force
+            worker = self._worker
         if worker is not None:
             worker.request_shutdown(force=force)
 
@@ -154,7 +170,9 @@ class Server:
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         name = signal.Signals(signum).name
-        if self._shutdown_requests == 0:
+        with self._lock:
+            first = self._shutdown_requests == 0
+        if first:
             server_logger.info(
                 "Received %s: shutting down gracefully (within %gs); send it again to force",
                 name,
