@@ -94,7 +94,7 @@ def _hanging_lifespan(phase: str, entered: threading.Event) -> Any:
             kind = message["type"].rsplit(".", 1)[1]
             if kind == phase:
                 entered.set()
-                # Like a database that does not answer; it gives up in the end.
+                # Like a database that does not respond, but it gives up in the end.
                 await asyncio.sleep(HANG_SECONDS)
             await send({"type": f"lifespan.{kind}.complete"})
             if kind == "shutdown":

@@ -75,8 +75,8 @@ class Server:
             self.serve()
         finally:
             self.shutdown_sockets()
-            # Also after a failure in an earlier phase, so that nobody
-            # waits in wait_stopped() for a server that never ran.
+            # Also after a failure in an earlier phase, so that
+            # wait_stopped() returns for a server that never served.
             self._stopped.set()
 
     def configure(self) -> None:
@@ -126,7 +126,7 @@ class Server:
             requested = self._shutdown_requests > 0
             force = self._force_requested
         if requested:
-            # shutdown() ran before the worker existed: hand it over now.
+            # shutdown() ran before the worker existed, so pass it on now.
             worker.request_shutdown(force=force)
         thread = threading.Thread(target=worker.run, name="pounce-worker-0", daemon=True)
         with _signals_routed_to(self._on_signal):

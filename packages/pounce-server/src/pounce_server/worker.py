@@ -146,8 +146,8 @@ class Worker:
         task = asyncio.ensure_future(phase)
         self._lifespan_phase = task
         try:
-            # asyncio.wait, not await: cancelling the phase must not cancel
-            # this task, which goes on to stop the worker.
+            # Wait with asyncio.wait rather than await, so that cancelling the
+            # phase does not cancel this task, which goes on to stop the worker.
             await asyncio.wait({task})
         finally:
             self._lifespan_phase = None
