@@ -145,3 +145,25 @@ def test_sigterm_exits_zero(pounce_process) -> None:  # type: ignore[no-untyped-
     with pounce_process("pounce.demo:app", "--no-access-log") as running:
         assert httpx.get(running.url + "/headers").status_code == 200
         assert running.stop(signal.SIGTERM) == EXIT_OK
+
+
+def test_range_error_names_flag_and_variable() -> None:
+    result = run_pounce("main:app", "--timeout-keep-alive", "-1")
+    assert result.returncode == EXIT_CONFIG
+    assert "--timeout-keep-alive" in result.stderr
+    assert "POUNCE_TIMEOUT_KEEP_ALIVE" in result.stderr
+
+
+def test_import_error_names_file_and_line(tmp_path: Path) -> None:
+    (tmp_path / "raises.py").write_text("x = 1\nraise RuntimeError('boom at import')\n")
+    result = run_pounce("raises:app", cwd=tmp_path)
+    assert result.returncode == EXIT_APP_LOAD
+    assert "raises.py:2" in result.stderr
+    assert "boom at import" in result.stderr
+
+
+def test_missing_app_dir_is_named(tmp_path: Path) -> None:
+    missing = tmp_path / "nowhere"
+    result = run_pounce("main:app", "--app-dir", str(missing))
+    assert result.returncode == EXIT_APP_LOAD
+    assert f"app directory '{missing}' does not exist" in result.stderr

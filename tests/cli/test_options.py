@@ -114,3 +114,18 @@ def test_bad_flag_exits_with_one_line(capsys: pytest.CaptureFixture[str]) -> Non
     assert err.count("\n") == 1
     assert "--port" in err
     assert "eighty" in err
+
+
+def test_header_variable_keeps_commas_in_values(tmp_path: Path) -> None:
+    env = {"POUNCE_HEADERS": "Cache-Control: no-cache, no-store, X-Frame-Options: DENY"}
+    _, values = collect_settings(["main:app"], environ=env, cwd=tmp_path)
+    assert values["headers"] == (
+        ("Cache-Control", "no-cache, no-store"),
+        ("X-Frame-Options", "DENY"),
+    )
+
+
+def test_help_lists_choices() -> None:
+    text = build_parser().format_help()
+    assert "{auto,pounce,h11}" in text
+    assert "{critical,error,warning,info,debug,trace}" in text

@@ -5,9 +5,9 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from pounce_server import EXIT_CONFIG, EXIT_OK, PounceError, Server, ServerConfig
+from pounce_server import EXIT_CONFIG, EXIT_OK, ConfigError, PounceError, Server, ServerConfig
 
-from .options import collect_settings
+from .options import collect_settings, server_options
 
 __all__ = ["main"]
 
@@ -27,6 +27,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             app_dir=command.get("app_dir", "."),
         )
         server.run()
+    except ConfigError as exc:
+        print(f"pounce: error: {_name_sources(exc)}", file=sys.stderr)
+        return exc.exit_code
     except PounceError as exc:
         print(f"pounce: error: {exc}", file=sys.stderr)
         return exc.exit_code
@@ -34,6 +37,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         # A CTRL+C before the server installed its own handler.
         return EXIT_OK
     return EXIT_OK
+
+
+def _name_sources(exc: ConfigError) -> str:
+    """Name the flag and variable of an invalid field, since either may have set it."""
+    option = {option.name: option for option in server_options()}.get(exc.field)
+    if option is None:
+        return str(exc)
+    detail = str(exc).partition(": ")[2]
+    return f"invalid {option.flag} (or {option.env}, or {option.name} in a config file): {detail}"
 
 
 class _UsageError(PounceError):

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import re
 import tomllib
 import typing
 from collections.abc import Callable, Mapping, Sequence
@@ -35,7 +36,7 @@ class Option:
 
     name: str
     flag: str
-    kind: str  # "str", "int", "float", "bool", "optional-int", "header"
+    kind: str  # "str", "optional-str", "int", "optional-int", "float", "bool", "header"
     default: Any
     help: str
     metavar: str | None
@@ -80,7 +81,7 @@ def _kind(hint: Any) -> str:
     if hint == int | None:
         return "optional-int"
     if hint == str | None:
-        return "str"
+        return "optional-str"
     if hint == tuple[tuple[str, str], ...]:
         return "header"
     raise TypeError(f"no command-line form for a field of type {hint!r}")
@@ -125,6 +126,7 @@ _CONVERTERS: dict[str, Callable[[str], Any]] = {
     "optional-int": _to_int,
     "float": _to_float,
     "str": str,
+    "optional-str": str,
     "bool": _to_bool,
 }
 
@@ -198,10 +200,12 @@ def build_parser() -> argparse.ArgumentParser:
                 help=option.help,
             )
         else:
+            # With choices and no metavar, argparse lists the choices in --help.
+            metavar = option.metavar or (None if option.choices else option.name.upper())
             parser.add_argument(
                 option.flag,
                 dest=option.name,
-                metavar=option.metavar or option.name.upper(),
+                metavar=metavar,
                 type=_argparse_type(_CONVERTERS[option.kind]),
                 choices=option.choices,
                 help=option.help + shown,
@@ -259,13 +263,22 @@ def _from_environ(environ: Mapping[str, str], options: dict[str, Option]) -> dic
 def _convert(option: Option, text: str, source: str) -> Any:
     try:
         if option.kind == "header":
-            return tuple(_to_header(part) for part in text.split(",") if part.strip())
+            return tuple(_to_header(part) for part in _split_headers(text))
         value = _CONVERTERS[option.kind](text)
     except ValueError as exc:
         raise ConfigError(source, str(exc)) from None
     if option.choices and value not in option.choices:
         raise ConfigError(source, f"{value!r} is not one of {', '.join(option.choices)}")
     return value
+
+
+# A comma starts a new header only when a "Name:" follows it, so values
+# such as "no-cache, no-store" keep their commas.
+_HEADER_SEPARATOR = re.compile(r",\s*(?=[!#$%&'*+.^_`|~0-9A-Za-z-]+\s*:)")
+
+
+def _split_headers(text: str) -> list[str]:
+    return [part for part in _HEADER_SEPARATOR.split(text) if part.strip()]
 
 
 def _from_file(path: str | None, cwd: Path, options: dict[str, Option]) -> dict[str, Any]:
@@ -284,7 +297,7 @@ def _from_file(path: str | None, cwd: Path, options: dict[str, Option]) -> dict[
             if not isinstance(value, Mapping):
                 raise ConfigError(where, "expected a table of header names to values")
             values[name] = tuple((str(k), str(v)) for k, v in value.items())
-        elif isinstance(value, str) and option.kind != "str":
+        elif isinstance(value, str) and option.kind not in ("str", "optional-str"):
             values[name] = _convert(option, value, where)
         else:
             values[name] = value

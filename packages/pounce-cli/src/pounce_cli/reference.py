@@ -57,6 +57,7 @@ def render_config_table() -> str:
         "int": "int",
         "float": "float (seconds)",
         "str": "str",
+        "optional-str": "str or None",
         "optional-int": "int or None",
         "header": "tuple of (name, value)",
     }

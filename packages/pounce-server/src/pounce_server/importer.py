@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import os
 import sys
+import traceback
 from collections.abc import Callable
 from typing import Any
 
@@ -27,24 +29,31 @@ def load_app(spec: str, *, factory: bool = False, app_dir: str | None = ".") -> 
             f"invalid application {spec!r}: expected 'module:attribute', for example 'main:app'"
         )
     if app_dir is not None:
+        if not os.path.isdir(app_dir):
+            raise AppLoadError(f"app directory {app_dir!r} does not exist; check --app-dir")
         sys.path.insert(0, app_dir)
 
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
-        # Only the named module missing is the user's typo; a missing import
-        # inside that module is a different fix and says so.
+        # Only the named module missing is the user's typo. A missing import
+        # inside it needs another fix, and the message names that fix.
         if exc.name is not None and module_name.startswith(exc.name):
             raise AppLoadError(
                 f"module {module_name!r} not found; check the name and --app-dir "
                 f"(searched from {app_dir or 'the current sys.path'!r})"
             ) from None
+        missing = exc.name or "?"
+        if missing.partition(".")[0] == module_name.partition(".")[0]:
+            hint = "check that import in your own package"
+        else:
+            hint = "install the missing package"
         raise AppLoadError(
-            f"importing {module_name!r} failed: {exc}; install the missing package"
+            f"importing {module_name!r} failed at {_where(exc)}: {exc}; {hint}"
         ) from exc
     except Exception as exc:
         raise AppLoadError(
-            f"importing {module_name!r} failed: {type(exc).__name__}: {exc}"
+            f"importing {module_name!r} failed at {_where(exc)}: {type(exc).__name__}: {exc}"
         ) from exc
 
     app: Any = module
@@ -70,10 +79,23 @@ def load_app(spec: str, *, factory: bool = False, app_dir: str | None = ".") -> 
         )
 
     if not callable(app):
+        kind = type(app).__name__
+        article = "an" if kind[:1].lower() in "aeiou" else "a"
         raise AppLoadError(
-            f"{spec!r} is a {type(app).__name__}, not an ASGI callable app(scope, receive, send)"
+            f"{spec!r} is {article} {kind}, not an ASGI callable app(scope, receive, send)"
         )
     return app  # type: ignore[no-any-return]
+
+
+def _where(exc: BaseException) -> str:
+    """Return "file:line" of the innermost frame of ``exc``, where it was raised."""
+    if isinstance(exc, SyntaxError) and exc.filename:
+        return f"{exc.filename}:{exc.lineno}"
+    frames = traceback.extract_tb(exc.__traceback__)
+    if not frames:
+        return "an unknown place"
+    last = frames[-1]
+    return f"{last.filename}:{last.lineno}"
 
 
 def _takes_no_arguments(function: Callable[..., Any]) -> bool:
