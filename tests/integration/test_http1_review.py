@@ -350,3 +350,52 @@ def test_shutdown_cancels_work_past_grace(serve: Any) -> None:
         assert running.server.wait_stopped(10)
     assert events.get(timeout=1) == "background work cancelled"
     assert events.get(timeout=1) == "lifespan shutdown"
+
+
+# The end of the client's input.
+
+
+@pytest.mark.parametrize("parser", PARSERS)
+def test_eof_after_extra_bytes_reaches_app(serve: Any, parser: str) -> None:
+    """A client that leaves after bytes beyond its request is still heard leaving."""
+    outcomes: queue.Queue[str] = queue.Queue()
+
+    async def app(scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        await read_body(receive)
+        # A long poll: nothing to send until the client goes away.
+        try:
+            message = await asyncio.wait_for(receive(), 5)
+        except TimeoutError:
+            outcomes.put("no disconnect within 5 seconds")
+            return
+        outcomes.put(str(message["type"]))
+
+    with serve(app, http=parser) as running, RawConnection(running.port) as conn:
+        # Some clients end a POST body with an extra CRLF.
+        conn.send(build_request("POST", "/poll", body=b"x") + b"\r\n")
+        conn.sock.shutdown(socket.SHUT_WR)
+        assert outcomes.get(timeout=10) == "http.disconnect"
+
+
+@pytest.mark.parametrize("parser", PARSERS)
+def test_half_close_after_pipeline_answers_all(serve: Any, parser: str) -> None:
+    """Hearing the EOF early must not drop the pipelined requests a half-closed client sent."""
+
+    async def app(scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        if scope["path"] == "/slow":
+            await asyncio.sleep(0.2)
+        await send_text(send, 200, scope["path"].encode())
+
+    with serve(app, http=parser) as running, RawConnection(running.port) as conn:
+        conn.send(build_request("GET", "/slow") + build_request("GET", "/next"))
+        conn.sock.shutdown(socket.SHUT_WR)
+        first = conn.read_response()
+        second = conn.read_response()
+        rest = conn.read_until_closed()
+    assert first.body == b"/slow"
+    assert second.body == b"/next"
+    assert rest == b""

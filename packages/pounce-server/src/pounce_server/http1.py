@@ -143,6 +143,13 @@ class HTTP1Protocol(asyncio.Protocol):
             self._reject(exc)
             return True
         self._dispatch(events)
+        cycle = self.cycle
+        if not events and cycle is not None and not cycle.response_complete:
+            # Bytes after the request (a pipelined request, a stray CRLF)
+            # make the machine hold back ConnectionClosed until the next
+            # cycle parses them. The running app must hear of the EOF now,
+            # as _peer_closed tells it, or a long poll waits forever.
+            cycle.notify_peer_closed()
         # Keep our side open: a client that half-closes after a complete
         # request still gets its response.
         return True
