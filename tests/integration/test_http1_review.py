@@ -399,3 +399,32 @@ def test_half_close_after_pipeline_answers_all(serve: Any, parser: str) -> None:
     assert first.body == b"/slow"
     assert second.body == b"/next"
     assert rest == b""
+
+
+@pytest.mark.parametrize("loop", LOOPS)
+def test_eof_after_pipelined_request_reaches_app(serve: Any, loop: str) -> None:
+    """Holding a pipelined request back must not hide the client leaving from a long poll."""
+    outcomes: queue.Queue[str] = queue.Queue()
+    entered = threading.Event()
+
+    async def app(scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["path"] != "/poll":
+            if scope["type"] == "http":
+                await send_text(send, 200, b"next")
+            return
+        await read_body(receive)
+        entered.set()
+        try:
+            message = await asyncio.wait_for(receive(), 5)
+        except TimeoutError:
+            outcomes.put("no disconnect within 5 seconds")
+            return
+        outcomes.put(str(message["type"]))
+
+    with serve(app, loop=loop) as running, RawConnection(running.port) as conn:
+        conn.request("GET", "/poll")
+        assert entered.wait(5)
+        # Arrives while the long poll runs, so the server holds it back.
+        conn.request("GET", "/next")
+        conn.close()
+        assert outcomes.get(timeout=10) == "http.disconnect"

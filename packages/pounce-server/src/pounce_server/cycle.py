@@ -175,9 +175,18 @@ class RequestCycle:
         if waiter is None:
             waiter = self.conn.loop.create_future()
             self._disconnect_waiter = waiter
+            # Only reading finds the client's EOF, so the connection reads
+            # on even with a pipelined request held back (which the
+            # machine bounds on its own).
+            self.conn.resume_reading()
         # Shielded like the reader's future: a caller that gives up must
         # not cancel the wait of the others or of the next call.
         await asyncio.shield(waiter)
+
+    @property
+    def awaiting_disconnect(self) -> bool:
+        """Whether the app waits in ``wait_disconnected`` for the client to go."""
+        return self._disconnect_waiter is not None
 
     # ResponseSink, used by the bridge.
 

@@ -123,9 +123,15 @@ class HTTP1Protocol(asyncio.Protocol):
             self._awaiting_first_byte = False
             self.deadline = self._idle_since + self.ctx.config.timeout_header
         cycle = self.cycle
-        if cycle is not None and cycle.body_complete and not self._draining:
+        if (
+            cycle is not None
+            and cycle.body_complete
+            and not self._draining
+            and not cycle.awaiting_disconnect
+        ):
             # A pipelined request arrived while this one is in progress. The
-            # machine keeps its bytes; stop reading so they stay bounded.
+            # machine keeps its bytes, so stop reading to hold them back,
+            # unless the app waits for the disconnect that only reading finds.
             self.pause_reading()
         try:
             events = self.parser.receive_data(data)
@@ -148,7 +154,7 @@ class HTTP1Protocol(asyncio.Protocol):
             # Bytes after the request (a pipelined request, a stray CRLF)
             # make the machine hold back ConnectionClosed until the next
             # cycle parses them. The running app must hear of the EOF now,
-            # as _peer_closed tells it, or a long poll waits forever.
+            # as _peer_closed does for it, or a long poll waits forever.
             cycle.notify_peer_closed()
         # Keep our side open: a client that half-closes after a complete
         # request still gets its response.
