@@ -97,10 +97,10 @@ class Server:
         runtime = detect_runtime(self.config.loop)
         self.runtime = runtime
         server_logger.info(
-            "detect: Python %s, GIL %s, so %s workers; %s event loop",
+            "detect: Python %s, GIL %s, so several workers would run as %s; %s event loop",
             runtime.python,
             "enabled" if runtime.gil_enabled else "disabled",
-            runtime.worker_kind,
+            "processes" if runtime.worker_kind == "process" else "threads",
             runtime.loop,
         )
 
@@ -188,9 +188,9 @@ class Server:
         assert runtime is not None
         for url in self.urls:
             server_logger.info(
-                "serve: Pounce running on %s (1 %s worker, GIL %s; press CTRL+C to quit)",
+                "serve: Pounce running on %s (1 worker: a thread of this process, "
+                "GIL %s; press CTRL+C to quit)",
                 url,
-                runtime.worker_kind,
                 "enabled" if runtime.gil_enabled else "disabled",
             )
         self.started.set()

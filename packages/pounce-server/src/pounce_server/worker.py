@@ -172,10 +172,10 @@ class Worker:
 
         if ctx.connections or ctx.tasks:
             worker_logger.warning(
-                "Cancelling %d connection(s) and %d request task(s) still running after "
-                "the graceful shutdown period",
+                "Cancelling %d connection(s) and %d request task(s) still running %s",
                 len(ctx.connections),
                 len(ctx.tasks),
+                "on a forced shutdown" if self._force else "after the graceful shutdown period",
             )
             for conn in list(ctx.connections):
                 conn.cancel()
