@@ -300,6 +300,35 @@ def test_shutdown_after_start_sends_close(serve: Any) -> None:
     assert rest == b""
 
 
+def test_shutdown_answers_pipelined_request(serve: Any) -> None:
+    """A pipelined request already parsed when shutdown begins is answered, then the close."""
+    entered = threading.Event()
+
+    async def app(scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        if scope["path"] == "/first":
+            entered.set()
+            # Block the loop while the test requests the shutdown, then let
+            # it begin in the same loop pass that starts the second request.
+            time.sleep(0.5)
+            await asyncio.sleep(0)
+        await send_text(send, 200, scope["path"].encode())
+
+    with serve(app, loop="asyncio") as running, RawConnection(running.port) as conn:
+        conn.send(build_request("GET", "/first") + build_request("GET", "/second"))
+        assert entered.wait(5)
+        running.server.shutdown()
+        first = conn.read_response()
+        second = conn.read_response()
+        rest = conn.read_until_closed()
+    assert first.body == b"/first"
+    assert second.body == b"/second"
+    # RFC 9112 §9.6: the last response announces the close.
+    assert second.header("connection") == "close"
+    assert rest == b""
+
+
 def _background_work_app(events: queue.Queue[str], seconds: float) -> Any:
     """Return an app that works ``seconds`` after each response and reports lifespan shutdown."""
 

@@ -416,6 +416,10 @@ class HTTP1Protocol(asyncio.Protocol):
         """Close when idle, or after the current response (with ``Connection: close``)."""
         self.closing = True
         cycle = self.cycle
+        if self._pending is not None:
+            # A pipelined request was parsed and starts on the next loop
+            # pass. It is in flight already, so it gets its response.
+            return
         if cycle is None or cycle.response_complete:
             self._close()
 
