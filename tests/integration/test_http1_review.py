@@ -457,3 +457,26 @@ def test_eof_after_pipelined_request_reaches_app(serve: Any, loop: str) -> None:
         conn.request("GET", "/next")
         conn.close()
         assert outcomes.get(timeout=10) == "http.disconnect"
+
+
+def test_shutdown_ends_with_task_ignoring_cancel(serve: Any) -> None:
+    """An app task that swallows its cancellation cannot keep the worker from stopping."""
+    entered = threading.Event()
+
+    async def app(scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        await send_text(send, 200, b"accepted")
+        entered.set()
+        # A retry loop that also catches its cancellation, for a while.
+        for _ in range(3):
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.sleep(10)
+
+    with serve(app, timeout_graceful_shutdown=0.5) as running:
+        with RawConnection(running.port) as conn:
+            conn.request("GET", "/")
+            assert conn.read_response().body == b"accepted"
+        assert entered.wait(5)
+        running.server.shutdown()
+        assert running.server.wait_stopped(10)

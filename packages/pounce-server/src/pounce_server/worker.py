@@ -207,4 +207,16 @@ def _cancel_remaining(loop: asyncio.AbstractEventLoop) -> None:
         return
     for task in tasks:
         task.cancel()
-    loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+    # Bounded, because a task that swallows its cancellation would
+    # otherwise keep the worker, and the server with it, from ever stopping.
+    done, pending = loop.run_until_complete(asyncio.wait(tasks, timeout=CANCEL_GRACE))
+    for task in done:
+        if not task.cancelled():
+            # Read, so that asyncio does not report it as never retrieved.
+            task.exception()
+    if pending:
+        worker_logger.warning(
+            "Abandoning %d task(s) still running %gs after they were cancelled",
+            len(pending),
+            CANCEL_GRACE,
+        )
