@@ -1,5 +1,6 @@
-"""Edge cases of the HTTP/1.1 connection handler: responses the machine rejects, waiters
-that an app cancels, pipelined requests racing the socket, and shutdown mid-request.
+"""Edge cases of the HTTP/1.1 connection handler: responses the machine rejects, waits
+that an app cancels, pipelined requests racing the socket, graceful shutdown mid-request,
+and the client's EOF behind extra bytes.
 
 Each test bounds its waits, so a connection left open or an app left waiting
 fails the test instead of hanging it.
@@ -20,6 +21,9 @@ from http1_apps import LOOPS, PARSERS, read_body, run_on_worker_loop, send_text,
 from http1_raw import RawConnection, build_request, wait_for
 
 Scope = dict[str, Any]
+
+
+# Responses the machine rejects.
 
 
 async def _mismatched_length_app(scope: Scope, receive: Any, send: Any) -> None:
@@ -64,6 +68,9 @@ def test_rejected_response_closes_connection(
     assert received.endswith(sent_before_close)
     if sent_before_close:
         assert received.startswith(b"HTTP/1.1 200 ")
+
+
+# Waits that an app gives up on.
 
 
 def _outcome_of(awaitable_name: str, error: BaseException) -> str:
@@ -204,7 +211,7 @@ def test_pipelined_body_arriving_late(serve: Any, parser: str, loop: str) -> Non
         if scope["path"] == "/first":
             entered.set()
             # Block the loop while the rest of the second body arrives, then
-            # answer in the same loop pass that reads it.
+            # respond in the same loop pass that reads it.
             time.sleep(0.5)
             await asyncio.sleep(0)
             await send_text(send, 200, b"first")
@@ -250,7 +257,7 @@ def test_pipelined_request_after_reset(serve: Any, loop: str) -> None:
         conn = RawConnection(running.port)
         conn.request("GET", "/first")
         assert entered.wait(5)
-        # While the first request runs, the server holds the second and stops
+        # While the first request runs, the server keeps the second and stops
         # reading, so only the first response's write can find the reset.
         conn.request("GET", "/second")
         context = running.server.worker.context
@@ -301,7 +308,7 @@ def test_shutdown_after_start_sends_close(serve: Any) -> None:
 
 
 def test_shutdown_answers_pipelined_request(serve: Any) -> None:
-    """A pipelined request already parsed when shutdown begins is answered, then the close."""
+    """A pipelined request already parsed when shutdown begins gets its response, then the close."""
     entered = threading.Event()
 
     async def app(scope: Scope, receive: Any, send: Any) -> None:
@@ -381,6 +388,29 @@ def test_shutdown_cancels_work_past_grace(serve: Any) -> None:
     assert events.get(timeout=1) == "lifespan shutdown"
 
 
+def test_shutdown_ends_with_task_ignoring_cancel(serve: Any) -> None:
+    """An app task that swallows its cancellation cannot keep the worker from stopping."""
+    entered = threading.Event()
+
+    async def app(scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        await send_text(send, 200, b"accepted")
+        entered.set()
+        # A retry loop that also catches its cancellation, for a while.
+        for _ in range(3):
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.sleep(10)
+
+    with serve(app, timeout_graceful_shutdown=0.5) as running:
+        with RawConnection(running.port) as conn:
+            conn.request("GET", "/")
+            assert conn.read_response().body == b"accepted"
+        assert entered.wait(5)
+        running.server.shutdown()
+        assert running.server.wait_stopped(10)
+
+
 # The end of the client's input.
 
 
@@ -453,30 +483,7 @@ def test_eof_after_pipelined_request_reaches_app(serve: Any, loop: str) -> None:
     with serve(app, loop=loop) as running, RawConnection(running.port) as conn:
         conn.request("GET", "/poll")
         assert entered.wait(5)
-        # Arrives while the long poll runs, so the server holds it back.
+        # Arrives while the long poll runs, so the server keeps it back.
         conn.request("GET", "/next")
         conn.close()
         assert outcomes.get(timeout=10) == "http.disconnect"
-
-
-def test_shutdown_ends_with_task_ignoring_cancel(serve: Any) -> None:
-    """An app task that swallows its cancellation cannot keep the worker from stopping."""
-    entered = threading.Event()
-
-    async def app(scope: Scope, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            return
-        await send_text(send, 200, b"accepted")
-        entered.set()
-        # A retry loop that also catches its cancellation, for a while.
-        for _ in range(3):
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.sleep(10)
-
-    with serve(app, timeout_graceful_shutdown=0.5) as running:
-        with RawConnection(running.port) as conn:
-            conn.request("GET", "/")
-            assert conn.read_response().body == b"accepted"
-        assert entered.wait(5)
-        running.server.shutdown()
-        assert running.server.wait_stopped(10)
