@@ -60,6 +60,7 @@ class FastHTTP1Connection:
         "_error",
         "_limits",
         "_max_body",
+        "_min_line_limit",
         "_pipeline_bound",
         "_remaining",
         "_request",
@@ -72,6 +73,7 @@ class FastHTTP1Connection:
     def __init__(self, limits: HTTP1Limits | None = None) -> None:
         self._limits = limits if limits is not None else DEFAULT_LIMITS
         self._max_body = self._limits.max_body
+        self._min_line_limit = min(self._limits.max_request_line, self._limits.max_header_field)
         self._pipeline_bound = self._limits.max_head + PIPELINE_MARGIN
         self._scanner = LineScanner(self._limits, request=True)
         self._writer = ResponseSerializer()
@@ -246,19 +248,22 @@ class FastHTTP1Connection:
         no valid field name, and once the size, count and version checks
         here have passed, the scanner would raise a 400 for it as well.
         """
-        limits = self._limits
+        field_count = len(lines) - 1
         # Only control bytes survive the deletion; a clean head keeps exactly
         # the CR and LF of its CRLF pairs.
-        if len(head.translate(None, NOT_CONTROL_BYTES)) != 2 * (len(lines) - 1):
+        if len(head.translate(None, NOT_CONTROL_BYTES)) != 2 * field_count:
             return False
-        if len(lines[0]) > limits.max_request_line or not lines[0].endswith(
-            _SUPPORTED_VERSION_ENDINGS
-        ):
+        if not lines[0].endswith(_SUPPORTED_VERSION_ENDINGS):
             return False
-        if len(lines) > 1:
-            if len(lines) - 1 > limits.max_header_count:
+        limits = self._limits
+        if field_count > limits.max_header_count:
+            return False
+        # No line is longer than the whole head, so a head within both line
+        # limits needs no line measured.
+        if len(head) > self._min_line_limit:
+            if len(lines[0]) > limits.max_request_line:
                 return False
-            if max(map(len, lines[1:])) > limits.max_header_field:
+            if field_count and max(map(len, lines[1:])) > limits.max_header_field:
                 return False
         return True
 
