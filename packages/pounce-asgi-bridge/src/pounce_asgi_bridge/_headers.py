@@ -29,8 +29,8 @@ _ALLOWED_VALUE_BYTES: Final = bytes(
 )
 
 # Lowercase tokens that apps send in most responses. A name found here skips
-# the token check: a set lookup is cheaper than ``bytes.translate``, which
-# fills a 256-entry lookup table on every call.
+# the token check, because a set lookup is cheaper than ``bytes.translate``,
+# which fills a 256-entry lookup table on every call.
 _COMMON_NAMES: Final = frozenset(
     {
         b"accept-ranges",
