@@ -19,6 +19,7 @@ headers before they reach this layer.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import NoReturn
 
 from ._status import status_line
 
@@ -49,6 +50,11 @@ def encode_fields(headers: Sequence[tuple[bytes, bytes]]) -> list[bytes]:
     return [name + b": " + value + b"\r\n" for name, value in headers]
 
 
+# Shared by every plan that leaves no app header out, instead of a new empty
+# frozenset per response.
+_NOTHING_OMITTED: frozenset[bytes] = frozenset()
+
+
 def _tokens(value: bytes) -> list[bytes]:
     return [token.strip(b" \t").lower() for token in value.split(b",")]
 
@@ -68,7 +74,7 @@ class ResponsePlan:
         #: The app's Transfer-Encoding value when it is kept, else None.
         self.app_coding: bytes | None = None
         #: Lowercased names of app headers left out of the response.
-        self.omitted: frozenset[bytes] = frozenset()
+        self.omitted = _NOTHING_OMITTED
         #: Headers the machine adds after the app's.
         self.added: list[tuple[bytes, bytes]] = []
         #: Whether the connection may carry another request after this response.
@@ -137,7 +143,8 @@ def plan_response(
     elif keep and http_version == "1.0" and not keep_alive_token:
         plan.added.append((b"connection", b"keep-alive"))
     plan.keep_alive = keep
-    plan.omitted = frozenset(omitted)
+    if omitted:
+        plan.omitted = frozenset(omitted)
     return plan
 
 
@@ -204,15 +211,16 @@ class ResponseSerializer:
         self._sent = 0
         self.plan = None
 
-    def _require(self, state: str, call: str) -> None:
-        if self.state != state:
-            raise RuntimeError(
-                f"{call}() called in response state {self.state!r}, expected {state!r}"
-            )
+    def _raise_wrong_state(self, expected: str, call: str) -> NoReturn:
+        # Callers test the state inline, so the common case costs no call.
+        raise RuntimeError(
+            f"{call}() called in response state {self.state!r}, expected {expected!r}"
+        )
 
     def informational(self, status: int, headers: Sequence[tuple[bytes, bytes]]) -> bytes:
         """Serialize a 1xx response; HTTP/1.0 clients get nothing (RFC 9110 §15.2)."""
-        self._require(IDLE, "send_informational")
+        if self.state != IDLE:
+            self._raise_wrong_state(IDLE, "send_informational")
         if not 100 <= status <= 199 or status == 101:
             raise ValueError(
                 f"send_informational() takes a 1xx status other than 101, got {status}"
@@ -235,7 +243,8 @@ class ResponseSerializer:
 
     def head(self, status: int, headers: Sequence[tuple[bytes, bytes]], reason: bytes) -> bytes:
         """Serialize the response head of a streamed body."""
-        self._require(IDLE, "send_response")
+        if self.state != IDLE:
+            self._raise_wrong_state(IDLE, "send_response")
         plan = self._plan(status, headers, None)
         data = b"".join(_head_bytes(status, reason, headers, plan))
         self.state = SENDING_BODY
@@ -243,7 +252,8 @@ class ResponseSerializer:
 
     def data(self, data: bytes) -> bytes:
         """Serialize one piece of a streamed body."""
-        self._require(SENDING_BODY, "send_data")
+        if self.state != SENDING_BODY:
+            self._raise_wrong_state(SENDING_BODY, "send_data")
         mode = self._mode
         if mode == CHUNKED:
             if not data:
@@ -264,7 +274,8 @@ class ResponseSerializer:
 
     def end(self, trailers: Sequence[tuple[bytes, bytes]] | None) -> bytes:
         """Serialize the end of a streamed body, with trailers for a chunked one."""
-        self._require(SENDING_BODY, "send_end")
+        if self.state != SENDING_BODY:
+            self._raise_wrong_state(SENDING_BODY, "send_end")
         mode = self._mode
         if mode == CONTENT_LENGTH and self._sent < self._length:
             raise RuntimeError(
@@ -282,7 +293,8 @@ class ResponseSerializer:
         self, status: int, headers: Sequence[tuple[bytes, bytes]], body: bytes, reason: bytes
     ) -> bytes:
         """Serialize a whole response in one buffer."""
-        self._require(IDLE, "send_response_full")
+        if self.state != IDLE:
+            self._raise_wrong_state(IDLE, "send_response_full")
         plan = self._plan(status, headers, len(body))
         parts = _head_bytes(status, reason, headers, plan)
         mode = self._mode
