@@ -2,13 +2,16 @@
 
 This is the response's header sanitization step: a field that could split
 the response or smuggle a second one never reaches a protocol serializer.
-Each check deletes the allowed bytes with ``bytes.translate`` and a table
-built at import, so a valid field costs two C calls and no allocation (an
-empty result is the shared ``b""``).
+A name is checked by deleting the allowed bytes with ``bytes.translate``
+and a table built at import, where an empty result is the shared ``b""``.
+A value is checked by one search of a precompiled regular expression for
+the three forbidden bytes. A valid field costs at most two C calls and no
+allocation.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any, Final
 
@@ -23,10 +26,9 @@ _TOKEN_CHARS: Final = (
 # RFC 9110 §5.5: "Field values containing CR, LF, or NUL characters are
 # invalid and dangerous". Other control characters are invalid too, but the
 # RFC lets recipients keep them, so they pass to stay lenient with apps.
-_FORBIDDEN_VALUE_BYTES: Final = b"\r\n\x00"
-_ALLOWED_VALUE_BYTES: Final = bytes(
-    byte for byte in range(256) if byte not in _FORBIDDEN_VALUE_BYTES
-)
+# A regex search takes about half the time of ``bytes.translate`` here,
+# which would fill its table for 253 allowed bytes on every call.
+_FORBIDDEN_VALUE_BYTE: Final = re.compile(rb"[\r\n\x00]")
 
 # Lowercase tokens that apps send in most responses. A name found here skips
 # the token check, because a set lookup is cheaper than ``bytes.translate``,
@@ -87,7 +89,7 @@ def _already_clean(fields: list[Any]) -> bool:
             return False
         if name not in _COMMON_NAMES and (not name.islower() or name.translate(None, _TOKEN_CHARS)):
             return False
-        if value.translate(None, _ALLOWED_VALUE_BYTES):
+        if _FORBIDDEN_VALUE_BYTE.search(value):
             return False
     return True
 
@@ -142,7 +144,7 @@ def validate_fields(fields: Iterable[Any], kind: str) -> list[tuple[bytes, bytes
                 f"Invalid response {kind} name {name!r}: a name must be a non-empty "
                 "token (RFC 9110 §5.6.2)"
             )
-        if value.translate(None, _ALLOWED_VALUE_BYTES):
+        if _FORBIDDEN_VALUE_BYTE.search(value):
             raise RuntimeError(
                 f"Invalid response {kind} {name!r}: the value contains CR, LF or NUL "
                 "(RFC 9110 §5.5)"
