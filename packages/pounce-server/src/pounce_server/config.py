@@ -125,6 +125,12 @@ class ServerConfig:
         "opening or the previous response ending; not extended by each byte.",
         metavar="SECONDS",
     )
+    timeout_write: float = option(
+        30.0,
+        "Seconds a client may leave a pending response unread (no byte of it taken) "
+        "before the connection is dropped.",
+        metavar="SECONDS",
+    )
     timeout_graceful_shutdown: float = option(
         30.0,
         "Seconds in-flight requests get to finish on shutdown before they are cancelled.",
@@ -205,7 +211,12 @@ class ServerConfig:
                 "root_path",
                 f"{self.root_path!r} must start with '/' and not end with '/', e.g. /api",
             )
-        for name in ("timeout_keep_alive", "timeout_header", "timeout_graceful_shutdown"):
+        for name in (
+            "timeout_keep_alive",
+            "timeout_header",
+            "timeout_write",
+            "timeout_graceful_shutdown",
+        ):
             value = getattr(self, name)
             if (
                 isinstance(value, bool)

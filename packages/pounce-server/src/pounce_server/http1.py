@@ -17,7 +17,10 @@ none behind.
 - After a response, the same two rules run again from the moment it ended.
   Neither is extended by bytes that arrive: a client that trickles one byte
   a second still loses the connection when the head deadline passes.
-- While the app runs, no deadline applies.
+- While the app runs, no deadline applies to it, but the client must keep
+  reading: response bytes waiting in the transport (while the app is held
+  by backpressure, or after the connection was closed) must shrink within
+  ``timeout_write``, or the connection is dropped.
 
 After a response, the connection is kept only when both sides allow it and
 the request body was read to its end; a small unread rest is drained first
@@ -83,6 +86,12 @@ class HTTP1Protocol(asyncio.Protocol):
         self._lost = False
         #: When the connection must go, by the loop's clock; see the module doc.
         self.deadline = _INFINITY
+        #: Bytes waiting to be sent at the last sweep, and since when they
+        #: have not shrunk; see ``_write_stalled``.
+        self._write_backlog = 0
+        self._write_stall_since = _INFINITY
+        self._bytes_written = 0
+        self._bytes_flushed = 0
         self._idle_since = 0.0
         self._awaiting_first_byte = True
         self._draining = False
@@ -177,6 +186,7 @@ class HTTP1Protocol(asyncio.Protocol):
         """Write bytes unless the connection is already gone."""
         if data and not self._lost:
             assert self.transport is not None
+            self._bytes_written += len(data)
             self.transport.write(data)
 
     async def drain(self) -> None:
@@ -431,7 +441,16 @@ class HTTP1Protocol(asyncio.Protocol):
             self.transport.abort()
 
     def check_deadline(self, now: float) -> None:
-        """Close the connection if its deadline has passed."""
+        """Close the connection if its deadline has passed or its writes stalled."""
+        if self._write_stalled(now):
+            worker_logger.debug(
+                "Dropping the connection from %s: it read none of %d pending bytes in %gs",
+                _format_client(self.client),
+                self._write_backlog,
+                self.ctx.config.timeout_write,
+            )
+            self.cancel()
+            return
         if now < self.deadline:
             return
         if self.ctx.debug:
@@ -440,6 +459,27 @@ class HTTP1Protocol(asyncio.Protocol):
                 _format_client(self.client),
             )
         self._close()
+
+    def _write_stalled(self, now: float) -> bool:
+        # A client that stops reading would hold the connection (and an app
+        # waiting on backpressure) forever. Bytes waiting in the transport
+        # must shrink within timeout_write, or the connection is dropped.
+        transport = self.transport
+        if transport is None or self._lost:
+            return False
+        backlog = transport.get_write_buffer_size()
+        if not backlog or not (self.write_paused or transport.is_closing()):
+            self._write_stall_since = _INFINITY
+            return False
+        # The app may refill the buffer as it drains, so progress is the
+        # count of bytes that left it, not its size.
+        flushed = self._bytes_written - backlog
+        if flushed > self._bytes_flushed or self._write_stall_since == _INFINITY:
+            self._bytes_flushed = flushed
+            self._write_backlog = backlog
+            self._write_stall_since = now
+            return False
+        return now - self._write_stall_since >= self.ctx.config.timeout_write
 
 
 def _address(value: Any) -> tuple[str, int] | None:

@@ -38,7 +38,9 @@ def load_app(spec: str, *, factory: bool = False, app_dir: str | None = ".") -> 
     except ModuleNotFoundError as exc:
         # Only the named module missing is the user's typo. A missing import
         # inside it needs another fix, and the message names that fix.
-        if exc.name is not None and module_name.startswith(exc.name):
+        if exc.name is not None and (
+            module_name == exc.name or module_name.startswith(exc.name + ".")
+        ):
             raise AppLoadError(
                 f"module {module_name!r} not found; check the name and --app-dir "
                 f"(searched from {app_dir or 'the current sys.path'!r})"
