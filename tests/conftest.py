@@ -7,6 +7,7 @@ as a child process and reads the port it bound from its log.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import subprocess
@@ -24,9 +25,11 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 # The bridge-only environment has neither the server nor its fixtures' needs.
-try:
+# Where the server is installed, a failing import must fail loudly rather
+# than skip every test that serves.
+if importlib.util.find_spec("pounce_server") is not None:
     from pounce_server import Server, ServerConfig
-except ImportError:  # pragma: no cover - only in the bridge-only environment
+else:  # pragma: no cover - only in the bridge-only environment
     Server = ServerConfig = None  # type: ignore[assignment,misc]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Any
 
@@ -60,3 +61,38 @@ def test_access_log_silenced_by_level(serve: Any, caplog: pytest.LogCaptureFixtu
         for _ in range(3):
             assert client.get("/").status_code == 200
     assert access_lines(caplog) == []
+
+
+def test_access_log_head_counts_no_body(serve: Any, caplog: pytest.LogCaptureFixture) -> None:
+    with serve(demo_app, log_level="info") as running, httpx.Client(base_url=running.url) as client:
+        assert client.head("/hello").status_code == 200
+        assert client.get("/hello").status_code == 200
+        assert wait_for(lambda: len(access_lines(caplog)) == 2)
+    head_line, get_line = access_lines(caplog)
+    assert '"HEAD /hello HTTP/1.1" 200 0 ' in head_line
+    assert '"GET /hello HTTP/1.1" 200 5 ' in get_line
+
+
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+def test_access_log_duration_resolution(
+    serve: Any, caplog: pytest.LogCaptureFixture, loop: str
+) -> None:
+    if loop == "uvloop":
+        pytest.importorskip("uvloop")
+
+    async def slowish(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        await asyncio.sleep(0.0125)
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    with serve(slowish, log_level="info", loop=loop) as running:
+        for _ in range(5):
+            assert httpx.get(running.url + "/").status_code == 200
+        assert wait_for(lambda: len(access_lines(caplog)) == 5)
+    durations = [float(line.rpartition(" ")[2].removesuffix("ms")) for line in access_lines(caplog)]
+    assert all(duration >= 10 for duration in durations), durations
+    # A clock with millisecond ticks gives whole numbers (as uvloop's does);
+    # five of them in a row from a finer clock would be a 1 in 100,000 chance.
+    assert any(duration != int(duration) for duration in durations), durations

@@ -234,7 +234,8 @@ class RequestCycle:
             self.abort()
             raise
         self.head_written = True
-        self.body_bytes_sent += len(data)
+        if self.request.method != b"HEAD":  # a HEAD response carries no body
+            self.body_bytes_sent += len(data)
         self.conn.write(out)
         if ends:
             self._finish()

@@ -32,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import math
 import sys
+from time import perf_counter
 from typing import Any, cast
 
 from pounce_asgi_bridge import HTTPCycle
@@ -251,7 +252,9 @@ class HTTP1Protocol(asyncio.Protocol):
 
     def _begin_request(self, request: Request) -> RequestCycle | None:
         self.deadline = _INFINITY
-        cycle = RequestCycle(self, request, self.loop.time())
+        # perf_counter, not loop.time(): uvloop's clock ticks in milliseconds,
+        # too coarse for the access log's durations.
+        cycle = RequestCycle(self, request, perf_counter())
         self.cycle = cycle
         limit = self.ctx.config.limit_concurrency
         if limit is not None and len(self.ctx.connections) > limit:
@@ -494,7 +497,7 @@ def _format_client(client: tuple[str, int] | None) -> str:
 
 def _log_access(conn: HTTP1Protocol, cycle: RequestCycle) -> None:
     request = cycle.request
-    duration_ms = (conn.loop.time() - cycle.started_at) * 1000.0
+    duration_ms = (perf_counter() - cycle.started_at) * 1000.0
     access_logger.info(
         '%s - "%s %s HTTP/%s" %d %d %.1fms',
         _format_client(conn.client),
