@@ -26,7 +26,7 @@ from ._events import Headers
 from ._head import parse_fields
 from ._limits import HTTP1Limits
 from ._lines import LineScanner
-from ._tables import HEX_DIGITS
+from ._tables import HEX_DIGIT_TABLE
 
 __all__ = ["MAX_CHUNK_LINE", "MAX_CHUNK_SIZE_DIGITS", "ChunkedDecoder"]
 
@@ -135,7 +135,7 @@ class ChunkedDecoder:
         if size_end == -1:
             size_end = len(content)
         digits = content[:size_end]
-        if not digits or digits.translate(None, HEX_DIGITS):
+        if not digits or digits.translate(HEX_DIGIT_TABLE) != digits:
             raise ProtocolError(f"Invalid chunk size {digits!r}")
         if len(digits) > MAX_CHUNK_SIZE_DIGITS:
             raise ProtocolError(f"Chunk size has more than {MAX_CHUNK_SIZE_DIGITS} digits")

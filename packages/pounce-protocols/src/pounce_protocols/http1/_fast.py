@@ -30,7 +30,7 @@ from ._events import ConnectionClosed, Data, EndOfMessage, Event, Headers, Reque
 from ._head import interpret_head, parse_fields, parse_request_line
 from ._limits import DEFAULT_LIMITS, HTTP1Limits
 from ._lines import LineScanner, skip_empty_lines
-from ._tables import NOT_CONTROL_BYTES
+from ._tables import CONTROLS_TO_LF
 from ._writer import COMPLETE, IDLE, ResponseSerializer, build_error_response
 
 __all__ = ["PIPELINE_MARGIN", "FastHTTP1Connection"]
@@ -249,9 +249,9 @@ class FastHTTP1Connection:
         here have passed, the scanner would raise a 400 for it as well.
         """
         field_count = len(lines) - 1
-        # Only control bytes survive the deletion; a clean head keeps exactly
-        # the CR and LF of its CRLF pairs.
-        if len(head.translate(None, NOT_CONTROL_BYTES)) != 2 * field_count:
+        # Every control byte becomes LF, so a clean head counts exactly the
+        # CR and LF of its CRLF pairs.
+        if head.translate(CONTROLS_TO_LF).count(b"\n") != 2 * field_count:
             return False
         if not lines[0].endswith(_SUPPORTED_VERSION_ENDINGS):
             return False

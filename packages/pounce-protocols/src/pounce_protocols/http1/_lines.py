@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from ._errors import ProtocolError
 from ._limits import HTTP1Limits
-from ._tables import NOT_CONTROL_BYTES
+from ._tables import FIELD_VALUE_TABLE
 
 __all__ = ["MAX_LEADING_EMPTY_LINES", "LineScanner", "skip_empty_lines"]
 
@@ -147,7 +147,7 @@ class LineScanner:
         content = line[:-1]
         if b"\r" in content:
             raise ProtocolError(f"Bare CR in the {self._section}")
-        if content.translate(None, NOT_CONTROL_BYTES):
+        if content.translate(FIELD_VALUE_TABLE) != content:
             raise ProtocolError(f"Control character in the {self._section}")
 
         if self._is_request_line(line_start, start):

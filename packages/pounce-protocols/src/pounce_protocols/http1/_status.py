@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ._tables import FIELD_VALUE_BYTES
+from ._tables import FIELD_VALUE_TABLE
 
 __all__ = ["REASON_PHRASES", "reason_phrase", "status_line"]
 
@@ -91,6 +91,6 @@ def status_line(status: int, reason: bytes = b"") -> bytes:
     if not 100 <= status <= 999:
         raise ValueError(f"Invalid status code {status!r}: expected a number from 100 to 999")
     # reason-phrase (RFC 9112 §4) has the bytes of a field value, so no CR or LF.
-    if reason.translate(None, FIELD_VALUE_BYTES):
+    if reason.translate(FIELD_VALUE_TABLE) != reason:
         raise ValueError(f"Invalid reason phrase {reason!r}: control characters are not allowed")
     return b"HTTP/1.1 %d %s\r\n" % (status, reason)
