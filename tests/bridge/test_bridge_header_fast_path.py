@@ -52,3 +52,23 @@ def test_bad_name_after_common_name_named() -> None:
 def test_malformed_field_with_common_name(field: Any) -> None:
     with pytest.raises(RuntimeError, match=r"at index 1"):
         validate_fields([(b"server", b"x"), field], "header")
+
+
+@pytest.mark.parametrize("byte", range(256))
+def test_every_name_byte_judged_by_rfc(byte: int) -> None:
+    name = b"x" + bytes([byte])
+    if byte in TCHARS or bytes([byte]).isupper():
+        assert validate_fields([(name, b"v")], "header") == [(name.lower(), b"v")]
+    else:
+        with pytest.raises(RuntimeError, match="a name must be a non-empty token"):
+            validate_fields([(name, b"v")], "header")
+
+
+@pytest.mark.parametrize("byte", range(256))
+def test_every_value_byte_judged_by_rfc(byte: int) -> None:
+    value = b"a" + bytes([byte]) + b"b"
+    if byte in (0x0D, 0x0A, 0x00):
+        with pytest.raises(RuntimeError, match="the value contains CR, LF or NUL"):
+            validate_fields([(b"x-custom", value)], "header")
+    else:
+        assert validate_fields([(b"x-custom", value)], "header") == [(b"x-custom", value)]

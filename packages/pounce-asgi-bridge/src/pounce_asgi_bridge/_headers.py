@@ -2,16 +2,16 @@
 
 This is the response's header sanitization step: a field that could split
 the response or smuggle a second one never reaches a protocol serializer.
-A name is checked by deleting the allowed bytes with ``bytes.translate``
-and a table built at import, where an empty result is the shared ``b""``.
-A value is checked by one search of a precompiled regular expression for
-the three forbidden bytes. A valid field costs at most two C calls and no
-allocation.
+Each check runs ``bytes.translate`` with a table built at import that
+keeps the allowed bytes and changes every other, then compares the result
+with the input. For a valid field, CPython returns the input itself, so
+the check allocates nothing. A table is used rather than a string of
+bytes to delete, because ``translate`` with bytes to delete fills a
+256-entry table on every call.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from typing import Any, Final
 
@@ -22,17 +22,21 @@ __all__ = ["validate_fields"]
 _TOKEN_CHARS: Final = (
     b"!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 )
+_TOKEN_TABLE: Final = bytes(
+    byte if byte in _TOKEN_CHARS else (byte + 1) % 256 for byte in range(256)
+)
 
 # RFC 9110 §5.5: "Field values containing CR, LF, or NUL characters are
 # invalid and dangerous". Other control characters are invalid too, but the
 # RFC lets recipients keep them, so they pass to stay lenient with apps.
-# A regex search takes about half the time of ``bytes.translate`` here,
-# which would fill its table for 253 allowed bytes on every call.
-_FORBIDDEN_VALUE_BYTE: Final = re.compile(rb"[\r\n\x00]")
+_FORBIDDEN_VALUE_BYTES: Final = b"\r\n\x00"
+_VALUE_TABLE: Final = bytes(
+    byte if byte not in _FORBIDDEN_VALUE_BYTES else 0x20 for byte in range(256)
+)
 
 # Lowercase tokens that apps send in most responses. A name found here skips
-# the token check, because a set lookup is cheaper than ``bytes.translate``,
-# which fills a 256-entry lookup table on every call.
+# the token check, because a set lookup costs less than the ``translate``
+# call and comparison.
 _COMMON_NAMES: Final = frozenset(
     {
         b"accept-ranges",
@@ -87,9 +91,11 @@ def _already_clean(fields: list[Any]) -> bool:
         name, value = field
         if type(name) is not bytes or type(value) is not bytes:
             return False
-        if name not in _COMMON_NAMES and (not name.islower() or name.translate(None, _TOKEN_CHARS)):
+        if name not in _COMMON_NAMES and (
+            not name.islower() or name.translate(_TOKEN_TABLE) != name
+        ):
             return False
-        if _FORBIDDEN_VALUE_BYTE.search(value):
+        if value.translate(_VALUE_TABLE) != value:
             return False
     return True
 
@@ -139,12 +145,12 @@ def validate_fields(fields: Iterable[Any], kind: str) -> list[tuple[bytes, bytes
             )
 
         # RFC 9110 §5.1: field-name = token, and a token is one or more tchar.
-        if not name or name.translate(None, _TOKEN_CHARS):
+        if not name or name.translate(_TOKEN_TABLE) != name:
             raise RuntimeError(
                 f"Invalid response {kind} name {name!r}: a name must be a non-empty "
                 "token (RFC 9110 §5.6.2)"
             )
-        if _FORBIDDEN_VALUE_BYTE.search(value):
+        if value.translate(_VALUE_TABLE) != value:
             raise RuntimeError(
                 f"Invalid response {kind} {name!r}: the value contains CR, LF or NUL "
                 "(RFC 9110 §5.5)"
