@@ -264,7 +264,15 @@ class RequestCycle:
 
     def abort(self) -> None:
         """Close the connection: the response cannot be completed."""
-        self.conn.abort_cycle(self)
+        self.conn.abort_cycle(self, reset=self._close_delimited())
+
+    def _close_delimited(self) -> bool:
+        # With Content-Length or chunked framing a clean close already shows
+        # the body is short. An HTTP/1.0 body without Content-Length ends
+        # where the connection does, so only a reset shows it was cut.
+        if not self.head_written or self.request.http_version != "1.0":
+            return False
+        return all(name != b"content-length" for name, _ in self._head_headers)
 
     def _final_headers(self) -> list[tuple[bytes, bytes]]:
         # Decided as the head goes out rather than in start(), because a

@@ -30,7 +30,10 @@ the request body was read to its end; a small unread rest is drained first
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
+import socket
+import struct
 import sys
 from time import perf_counter
 from typing import Any, cast
@@ -53,6 +56,8 @@ from .logs import access_logger, worker_logger
 __all__ = ["HTTP1Protocol"]
 
 _INFINITY = math.inf
+#: SO_LINGER on with a zero timeout: closing resets the connection.
+_LINGER_RESET = struct.pack("ii", 1, 0)
 
 if sys.version_info >= (3, 12):
     # Start the app's task at once, inside data_received: a handler that does
@@ -415,10 +420,26 @@ class HTTP1Protocol(asyncio.Protocol):
         cycle.lose()
         self._close()
 
-    def abort_cycle(self, cycle: RequestCycle) -> None:
-        """Close the connection because ``cycle``'s response cannot finish."""
+    def abort_cycle(self, cycle: RequestCycle, *, reset: bool = False) -> None:
+        """Close the connection because ``cycle``'s response cannot finish.
+
+        With ``reset`` the close sends RST instead of FIN, for a response
+        whose truncation a clean close would hide.
+        """
         cycle.lose()
-        self._close()
+        if not reset:
+            self._close()
+            return
+        self.deadline = _INFINITY
+        transport = self.transport
+        if transport is None or self._lost:
+            return
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            # A zero linger time makes the close send RST instead of FIN.
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RESET)
+        transport.abort()
 
     def _close(self) -> None:
         self.deadline = _INFINITY
