@@ -141,7 +141,10 @@ class FastHTTP1Connection:
 
     def start_next_cycle(self) -> list[Event]:
         """Begin the next request and return events from bytes already buffered."""
-        if not (self._state == _DONE and self._writer.state == COMPLETE and self.keep_alive):
+        # With both sides complete, ``keep_alive`` reduces to the writer's flag.
+        if not (
+            self._state == _DONE and self._writer.state == COMPLETE and self._writer.keep_alive
+        ):
             raise RuntimeError(
                 f"start_next_cycle() needs a finished keep-alive cycle; {self._describe()}"
             )
