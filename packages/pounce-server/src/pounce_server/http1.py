@@ -312,15 +312,15 @@ class HTTP1Protocol(asyncio.Protocol):
             self.server,
         )
         bridge = HTTPCycle(scope, cycle, cycle)
-        task = _start_task(self.loop, bridge.run(self.ctx.app))
+        tasks = self.ctx.tasks
+        task = _start_task(self.loop, _serve(bridge, self.ctx.app, tasks))
         self.task = task
         if not task.done():
             # The app may go on after its response (background work), past
             # this connection's next request or close. The worker keeps the
-            # task so that a graceful shutdown waits for it.
-            tasks = self.ctx.tasks
+            # task so that a graceful shutdown waits for it; the task removes
+            # itself when it ends.
             tasks.add(task)
-            task.add_done_callback(tasks.discard)
 
     # The end of a response.
 
@@ -504,6 +504,17 @@ class HTTP1Protocol(asyncio.Protocol):
             self._write_stall_since = now
             return False
         return now - self._write_stall_since >= self.ctx.config.timeout_write
+
+
+async def _serve(bridge: HTTPCycle, app: Any, tasks: set[asyncio.Task[None]]) -> None:
+    # Removing the task here rather than in a done callback saves a trip
+    # through the loop's callback queue on every request.
+    try:
+        await bridge.run(app)
+    finally:
+        task = asyncio.current_task()
+        if task is not None:
+            tasks.discard(task)
 
 
 def _address(value: Any) -> tuple[str, int] | None:
