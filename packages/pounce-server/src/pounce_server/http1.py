@@ -512,7 +512,12 @@ async def _serve(bridge: HTTPCycle, app: Any, tasks: set[asyncio.Task[None]]) ->
     try:
         await bridge.run(app)
     finally:
-        task = asyncio.current_task()
+        try:
+            task = asyncio.current_task()
+        except RuntimeError:
+            # Closed by the garbage collector after its loop was gone: an
+            # abandoned task, no longer in any set.
+            task = None
         if task is not None:
             tasks.discard(task)
 

@@ -220,3 +220,8 @@ def _cancel_remaining(loop: asyncio.AbstractEventLoop) -> None:
             len(pending),
             CANCEL_GRACE,
         )
+        for task in pending:
+            # Logged once above. Without this, asyncio logs each again,
+            # as an error, whenever the garbage collector reaches it.
+            with contextlib.suppress(AttributeError):
+                task._log_destroy_pending = False  # type: ignore[attr-defined]
