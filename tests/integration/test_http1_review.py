@@ -9,8 +9,8 @@ fails the test instead of hanging it.
 from __future__ import annotations
 
 import asyncio
-import gc
 import contextlib
+import gc
 import queue
 import socket
 import threading
