@@ -1,7 +1,7 @@
 """Markdown tables of the options, for docs/cli.md and docs/configuration.md.
 
-The docs hold these tables between ``<!-- options:begin -->`` and
-``<!-- options:end -->`` markers; a test checks that they match what this
+The docs keep these tables between ``<!-- options:begin -->`` and
+``<!-- options:end -->`` markers. A test checks that they match what this
 module renders, so the reference cannot drift from ``ServerConfig``.
 Regenerate with ``python -m pounce_cli.reference docs/cli.md docs/configuration.md``.
 """

@@ -1,9 +1,9 @@
 """The Server: CONFIG -> DETECT -> BIND -> LIFESPAN -> SERVE -> SHUTDOWN.
 
 Each phase is one method, run in order by ``run`` and logged once. With one
-worker there is no supervisor: the server runs the worker's event loop in a
-thread of its own and keeps the main thread for signals, so that SIGINT and
-SIGTERM are seen at once whatever the app is doing.
+worker there is no supervisor. The server runs the worker's event loop in a
+thread of its own and keeps the main thread for signals, so SIGINT and
+SIGTERM take effect at once, whatever the app is doing.
 """
 
 from __future__ import annotations
