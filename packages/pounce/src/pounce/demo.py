@@ -11,6 +11,7 @@ It is a plain ASGI callable with no framework, so it shows the raw protocol:
 from __future__ import annotations
 
 import asyncio
+import html
 import json
 from typing import Any
 
@@ -21,7 +22,7 @@ _PAGE = b"""<!doctype html>
 <body>
 <h1>Pounce is serving.</h1>
 <p>Try <a href="/stream">/stream</a>, <a href="/headers">/headers</a>,
-or <code>curl -d hello http://127.0.0.1:8000/echo</code>.</p>
+or <code>curl -d hello http://HOST/echo</code>.</p>
 </body></html>
 """
 
@@ -35,7 +36,9 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         return
     path, method = scope["path"], scope["method"]
     if path == "/" and method in ("GET", "HEAD"):
-        await _reply(send, 200, _PAGE, b"text/html; charset=utf-8")
+        host = dict(scope["headers"]).get(b"host", b"127.0.0.1:8000")
+        page = _PAGE.replace(b"HOST", html.escape(host.decode("latin-1")).encode("latin-1"))
+        await _reply(send, 200, page, b"text/html; charset=utf-8")
     elif path == "/stream" and method == "GET":
         await send(
             {
