@@ -25,8 +25,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ._chunked import ChunkedDecoder
+from ._cycle import BODY, CHUNKED, DONE, ERROR, HEAD, PIPELINE_MARGIN, CycleState
 from ._errors import ProtocolError
-from ._events import ConnectionClosed, Data, EndOfMessage, Event, Headers, Request
+from ._events import Data, EndOfMessage, Event, Headers, Request
 from ._head import interpret_head, parse_fields, parse_request_line
 from ._limits import DEFAULT_LIMITS, HTTP1Limits
 from ._lines import LineScanner, skip_empty_lines
@@ -35,39 +36,28 @@ from ._writer import COMPLETE, IDLE, ResponseSerializer, build_error_response
 
 __all__ = ["PIPELINE_MARGIN", "FastHTTP1Connection"]
 
-#: Bytes a pipelined request may buffer beyond ``max_head`` while the current
-#: cycle is still running.
-PIPELINE_MARGIN = 65536
-
-_HEAD = "head"
-_BODY = "body"
-_CHUNKED = "chunked"
-_DONE = "done"
-_ERROR = "error"
+_HEAD = HEAD
+_BODY = BODY
+_CHUNKED = CHUNKED
+_DONE = DONE
+_ERROR = ERROR
 
 _SUPPORTED_VERSION_ENDINGS = (b" HTTP/1.1", b" HTTP/1.0")
 
 
-class FastHTTP1Connection:
+class FastHTTP1Connection(CycleState):
     """The server side of one HTTP/1.1 connection, parsed by Pounce's own code."""
 
     __slots__ = (
-        "_buffer",
         "_chunked",
-        "_discarding",
         "_empty_lines",
-        "_eof",
-        "_error",
         "_limits",
         "_max_body",
         "_min_line_limit",
-        "_pipeline_bound",
         "_remaining",
         "_request",
         "_scanner",
         "_searched",
-        "_state",
-        "_writer",
     )
 
     def __init__(self, limits: HTTP1Limits | None = None) -> None:
@@ -76,7 +66,7 @@ class FastHTTP1Connection:
         self._min_line_limit = min(self._limits.max_request_line, self._limits.max_header_field)
         self._pipeline_bound = self._limits.max_head + PIPELINE_MARGIN
         self._scanner = LineScanner(self._limits, request=True)
-        self._writer = ResponseSerializer()
+        self._serializer = ResponseSerializer()
         self._buffer = b""
         self._searched = 0
         self._state = _HEAD
@@ -100,9 +90,9 @@ class FastHTTP1Connection:
         """Whether the connection may carry another request after this cycle."""
         if self._state == _ERROR:
             return False
-        if self._writer.state == COMPLETE and self._state != _DONE:
+        if self._serializer.state == COMPLETE and self._state != _DONE:
             return False
-        return self._writer.keep_alive
+        return self._serializer.keep_alive
 
     @property
     def request_complete(self) -> bool:
@@ -112,11 +102,11 @@ class FastHTTP1Connection:
     @property
     def response_complete(self) -> bool:
         """Whether the current response has been serialized to its end."""
-        return self._writer.state == COMPLETE
+        return self._serializer.state == COMPLETE
 
     def _describe(self) -> str:
         return (
-            f"request state {self._state!r}, response state {self._writer.state!r}, "
+            f"request state {self._state!r}, response state {self._serializer.state!r}, "
             f"keep_alive {self.keep_alive}"
         )
 
@@ -143,14 +133,16 @@ class FastHTTP1Connection:
         """Begin the next request and return events from bytes already buffered."""
         # With both sides complete, ``keep_alive`` reduces to the writer's flag.
         if not (
-            self._state == _DONE and self._writer.state == COMPLETE and self._writer.keep_alive
+            self._state == _DONE
+            and self._serializer.state == COMPLETE
+            and self._serializer.keep_alive
         ):
             raise RuntimeError(
                 f"start_next_cycle() needs a finished keep-alive cycle; {self._describe()}"
             )
         self._state = _HEAD
         self._request = None
-        self._writer.state = IDLE
+        self._serializer.state = IDLE
         buffer = self._buffer
         self._buffer = b""
         try:
@@ -161,35 +153,6 @@ class FastHTTP1Connection:
             self._fail(exc)
             raise
         return events
-
-    def _fail(self, error: ProtocolError) -> None:
-        self._error = error
-        self._state = _ERROR
-        self._buffer = b""
-        self._writer.keep_alive = False
-
-    def _receive_eof(self) -> list[Event]:
-        self._eof = True
-        state = self._state
-        if state == _DONE:
-            return [] if self._buffer else [ConnectionClosed()]
-        if state == _HEAD and not self._buffer:
-            return [ConnectionClosed()]
-        where = "head" if state == _HEAD else "body"
-        error = ProtocolError(f"Connection closed inside a request {where}")
-        self._fail(error)
-        raise error
-
-    def _keep_pipelined(self, buffer: bytes) -> None:
-        """Hold bytes that arrived after the current request, within the bound."""
-        if self._discarding:
-            return
-        if len(buffer) > self._pipeline_bound:
-            self._buffer = b""
-            self._discarding = True
-            self._writer.keep_alive = False
-            return
-        self._buffer = buffer
 
     def _parse(self, buffer: bytes) -> list[Event]:
         events: list[Event] = []
@@ -286,7 +249,7 @@ class FastHTTP1Connection:
         )
         self._request = request
         self._empty_lines = 0
-        self._writer.start(http_version, method == b"HEAD", keep_alive)
+        self._serializer.start(http_version, method == b"HEAD", keep_alive)
         events.append(request)
         if chunked:
             self._chunked = ChunkedDecoder(self._limits)
@@ -332,34 +295,34 @@ class FastHTTP1Connection:
     def send_informational(self, status: int, headers: Sequence[tuple[bytes, bytes]]) -> bytes:
         """Serialize a 1xx response, such as ``100 Continue``."""
         self._require_request("send_informational")
-        return self._writer.informational(status, headers)
+        return self._serializer.informational(status, headers)
 
     def send_response(
         self, status: int, headers: Sequence[tuple[bytes, bytes]], reason: bytes = b""
     ) -> bytes:
         """Serialize the response head, adding framing headers where needed."""
         self._require_request("send_response")
-        return self._writer.head(status, headers, reason)
+        return self._serializer.head(status, headers, reason)
 
     def send_data(self, data: bytes) -> bytes:
         """Serialize a piece of the response body (chunked when framed so)."""
-        return self._writer.data(data)
+        return self._serializer.data(data)
 
     def send_end(self, trailers: Headers | None = None) -> bytes:
         """Serialize the end of the response body."""
-        return self._writer.end(trailers)
+        return self._serializer.end(trailers)
 
     def send_response_full(
         self, status: int, headers: Sequence[tuple[bytes, bytes]], body: bytes, reason: bytes = b""
     ) -> bytes:
         """Serialize a whole response: head, body and end, in one buffer."""
         self._require_request("send_response_full")
-        return self._writer.full(status, headers, body, reason)
+        return self._serializer.full(status, headers, body, reason)
 
     def send_error_response(
         self, status: int, message: str, headers: Sequence[tuple[bytes, bytes]] = ()
     ) -> bytes:
         """Serialize a short plain-text error response with ``Connection: close``."""
         data = build_error_response(status, message, headers)
-        self._writer.error()
+        self._serializer.error()
         return data

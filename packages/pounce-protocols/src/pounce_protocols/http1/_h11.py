@@ -35,9 +35,9 @@ from collections.abc import Sequence
 import h11
 
 from ._chunked import ChunkedDecoder
+from ._cycle import BODY, DONE, ERROR, HEAD, PIPELINE_MARGIN, CycleState
 from ._errors import ProtocolError
-from ._events import ConnectionClosed, Data, EndOfMessage, Event, Headers, Request
-from ._fast import PIPELINE_MARGIN
+from ._events import Data, EndOfMessage, Event, Headers, Request
 from ._head import interpret_head
 from ._limits import DEFAULT_LIMITS, HTTP1Limits
 from ._lines import LineScanner, skip_empty_lines
@@ -53,10 +53,10 @@ from ._writer import (
 
 __all__ = ["H11Connection"]
 
-_HEAD = "head"
-_BODY = "body"
-_DONE = "done"
-_ERROR = "error"
+_HEAD = HEAD
+_BODY = BODY
+_DONE = DONE
+_ERROR = ERROR
 
 _SPECIAL_FIELDS = (b"content-length", b"transfer-encoding")
 
@@ -85,23 +85,16 @@ def _primed_writer(http_version: bytes, close: bool) -> h11.Connection:
     return connection
 
 
-class H11Connection:
+class H11Connection(CycleState):
     """The server side of one HTTP/1.1 connection, parsed and written by h11."""
 
     __slots__ = (
-        "_buffer",
         "_chunked",
-        "_discarding",
         "_empty_lines",
-        "_eof",
-        "_error",
         "_limits",
-        "_pipeline_bound",
         "_reader",
         "_request",
         "_scanner",
-        "_serializer",
-        "_state",
         "_writer",
     )
 
@@ -202,34 +195,6 @@ class H11Connection:
             self._fail(exc)
             raise
         return events
-
-    def _fail(self, error: ProtocolError) -> None:
-        self._error = error
-        self._state = _ERROR
-        self._buffer = b""
-        self._serializer.keep_alive = False
-
-    def _receive_eof(self) -> list[Event]:
-        self._eof = True
-        state = self._state
-        if state == _DONE:
-            return [] if self._buffer else [ConnectionClosed()]
-        if state == _HEAD and not self._buffer:
-            return [ConnectionClosed()]
-        where = "head" if state == _HEAD else "body"
-        error = ProtocolError(f"Connection closed inside a request {where}")
-        self._fail(error)
-        raise error
-
-    def _keep_pipelined(self, buffer: bytes) -> None:
-        if self._discarding:
-            return
-        if len(buffer) > self._pipeline_bound:
-            self._buffer = b""
-            self._discarding = True
-            self._serializer.keep_alive = False
-            return
-        self._buffer = buffer
 
     def _parse(self, buffer: bytes) -> list[Event]:
         events: list[Event] = []
