@@ -45,7 +45,7 @@ class BodySource(Protocol):
 
 
 class ResponseSink(Protocol):
-    """Where the app's response goes."""
+    """The destination of the app's response."""
 
     def start(self, status: int, headers: list[tuple[bytes, bytes]], trailers: bool) -> None:
         """Accept the response head; it may be written with the first body piece.

@@ -32,7 +32,7 @@ CLI_ONLY = ("app", "factory", "app_dir")
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Option:
-    """One ``ServerConfig`` field as the command line sees it."""
+    """One ``ServerConfig`` field in its command-line form."""
 
     name: str
     flag: str

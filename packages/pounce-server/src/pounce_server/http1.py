@@ -368,7 +368,7 @@ class HTTP1Protocol(asyncio.Protocol):
             return
         self.resume_reading()
         if events:
-            # A pipelined request: answer it on the next loop pass, so a
+            # A pipelined request: serve it on the next loop pass, so a
             # long pipeline does not recurse through the app's callbacks.
             self._awaiting_first_byte = False
             self.deadline = self._idle_since + self.ctx.config.timeout_header

@@ -128,7 +128,7 @@ def _remove_stale_socket(path: str) -> None:
         probe.settimeout(1.0)
         probe.connect(path)
     except OSError:
-        # Nobody accepts there: a stale file from an earlier run.
+        # No server accepts there: a stale file from an earlier run.
         with contextlib.suppress(FileNotFoundError):
             os.unlink(path)
         return

@@ -11,9 +11,9 @@ __all__ = ["DEFAULT_LIMITS", "HTTP1Limits"]
 class HTTP1Limits:
     """Bounds on what one request may send; each breach carries its status."""
 
-    #: Longest request line in bytes, without its CRLF (414 beyond).
+    #: Maximum length of the request line in bytes, without its CRLF (414 beyond).
     max_request_line: int = 8190
-    #: Longest single header field line in bytes, name and value (431 beyond).
+    #: Maximum length of one header field line in bytes, name and value (431 beyond).
     max_header_field: int = 8190
     #: Most header fields in one head, trailers counted separately (431 beyond).
     max_header_count: int = 100
