@@ -36,7 +36,8 @@ class Option:
 
     name: str
     flag: str
-    kind: str  # "str", "optional-str", "int", "optional-int", "float", "bool", "header"
+    # "str", "optional-str", "int", "optional-int", "float", "bool", "header", "list"
+    kind: str
     default: Any
     help: str
     metavar: str | None
@@ -84,6 +85,8 @@ def _kind(hint: Any) -> str:
         return "optional-str"
     if hint == tuple[tuple[str, str], ...]:
         return "header"
+    if hint == tuple[str, ...]:
+        return "list"
     raise TypeError(f"no command-line form for a field of type {hint!r}")
 
 
@@ -119,6 +122,12 @@ def _to_header(text: str) -> tuple[str, str]:
     if not colon or not name.strip():
         raise ValueError(f"expected 'Name: value', got {text!r}")
     return (name.strip(), value.strip())
+
+
+def _to_item(text: str) -> str:
+    if not text.strip():
+        raise ValueError("expected a value, got an empty string")
+    return text.strip()
 
 
 _CONVERTERS: dict[str, Callable[[str], Any]] = {
@@ -190,13 +199,13 @@ def build_parser() -> argparse.ArgumentParser:
                 action=argparse.BooleanOptionalAction,
                 help=option.help + shown,
             )
-        elif option.kind == "header":
+        elif option.kind in ("header", "list"):
             parser.add_argument(
                 option.flag,
                 dest=option.name,
                 action="append",
                 metavar=option.metavar,
-                type=_argparse_type(_to_header),
+                type=_argparse_type(_to_header if option.kind == "header" else _to_item),
                 help=option.help,
             )
         else:
@@ -238,8 +247,9 @@ def collect_settings(
     merged: dict[str, Any] = {}
     merged.update(_from_file(flags.pop("config", None), cwd, options))
     merged.update(_from_environ(environ, options))
-    if "headers" in flags:
-        flags["headers"] = tuple(flags["headers"])
+    for name, option in options.items():
+        if option.kind in ("header", "list") and name in flags:
+            flags[name] = tuple(flags[name])
     merged.update(flags)
 
     command = {name: merged.pop(name) for name in CLI_ONLY if name in merged}
@@ -264,6 +274,9 @@ def _convert(option: Option, text: str, source: str) -> Any:
     try:
         if option.kind == "header":
             return tuple(_to_header(part) for part in _split_headers(text))
+        if option.kind == "list":
+            # Comma-separated, as in POUNCE_BIND=127.0.0.1:8000,[::1]:8000.
+            return tuple(_to_item(part) for part in text.split(",") if part.strip())
         value = _CONVERTERS[option.kind](text)
     except ValueError as exc:
         raise ConfigError(source, str(exc)) from None
@@ -297,6 +310,11 @@ def _from_file(path: str | None, cwd: Path, options: dict[str, Option]) -> dict[
             if not isinstance(value, Mapping):
                 raise ConfigError(where, "expected a table of header names to values")
             values[name] = tuple((str(k), str(v)) for k, v in value.items())
+        elif option.kind == "list":
+            items = [value] if isinstance(value, str) else value
+            if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
+                raise ConfigError(where, "expected a string or a list of strings")
+            values[name] = tuple(items)
         elif isinstance(value, str) and option.kind not in ("str", "optional-str"):
             values[name] = _convert(option, value, where)
         else:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +27,7 @@ __all__ = [
     "LIFESPAN_CHOICES",
     "LOG_LEVEL_CHOICES",
     "LOOP_CHOICES",
+    "WORKER_KIND_CHOICES",
     "ServerConfig",
     "option",
 ]
@@ -34,6 +36,7 @@ HTTP_CHOICES = tuple(BACKENDS)
 LOOP_CHOICES = ("auto", "asyncio", "uvloop")
 LIFESPAN_CHOICES = ("auto", "on", "off")
 LOG_LEVEL_CHOICES = ("critical", "error", "warning", "info", "debug", "trace")
+WORKER_KIND_CHOICES = ("auto", "thread", "process")
 
 MiB = 1024 * 1024
 
@@ -75,8 +78,84 @@ class ServerConfig:
     fd: int | None = option(
         None, "Serve on an already bound socket inherited as this file descriptor."
     )
+    bind: tuple[str, ...] = option(
+        (),
+        "Address to listen on, as HOST:PORT, [IPV6]:PORT, unix:PATH or fd://N; may be "
+        "repeated to listen on several. Replaces --host, --port, --uds and --fd.",
+        metavar="ADDRESS",
+        repeat=True,
+    )
+    uds_permissions: str = option(
+        "666",
+        "Octal permissions of a Unix socket file the server creates.",
+        metavar="MODE",
+    )
     backlog: int = option(
         2048, "Maximum number of connections the kernel queues before they are accepted."
+    )
+    reuse_port: bool = option(
+        False,
+        "Give each worker its own SO_REUSEPORT listening socket, so the kernel spreads "
+        "new connections over workers, instead of one socket that all workers accept from.",
+    )
+
+    # Workers and supervision.
+    workers: int = option(
+        1, "Number of workers; 0 means one per available CPU.", metavar="N"
+    )
+    worker_kind: str = option(
+        "auto",
+        "How workers run: 'thread', 'process', or 'auto' (threads when the GIL is "
+        "disabled, processes when it is enabled).",
+        choices=WORKER_KIND_CHOICES,
+    )
+    worker_timeout: float = option(
+        30.0,
+        "Seconds a worker's event loop may stay blocked before the worker is reported "
+        "(and, for a process worker, killed and replaced).",
+        metavar="SECONDS",
+    )
+    restart_limit: int = option(
+        5,
+        "Restarts allowed per worker slot within --restart-window; one more stops the server.",
+        metavar="N",
+    )
+    restart_window: float = option(
+        60.0, "Seconds over which --restart-limit counts restarts.", metavar="SECONDS"
+    )
+    limit_max_requests: int | None = option(
+        None,
+        "Replace a worker after it has served this many requests, plus a random tenth "
+        "at most, so that workers do not retire together.",
+        metavar="N",
+    )
+
+    # Reload.
+    reload: bool = option(
+        False,
+        "Restart the workers in a new process when a watched file changes (development).",
+    )
+    reload_dirs: tuple[str, ...] = option(
+        (),
+        "Directory to watch with --reload (default: the app directory); may be repeated.",
+        flag="--reload-dir",
+        metavar="DIR",
+        repeat=True,
+    )
+    reload_includes: tuple[str, ...] = option(
+        (),
+        "Glob of file names to watch with --reload (default: *.py); may be repeated.",
+        flag="--reload-include",
+        metavar="GLOB",
+        repeat=True,
+    )
+    reload_excludes: tuple[str, ...] = option(
+        (),
+        "Glob of paths to ignore with --reload (default: .*, *.py[cod], __pycache__); "
+        "may be repeated.",
+        flag="--reload-exclude",
+        metavar="GLOB",
+        repeat=True,
     )
 
     # Protocol and runtime.
@@ -182,6 +261,12 @@ class ServerConfig:
         object.__setattr__(self, "http1_limits", limits)
         object.__setattr__(self, "encoded_headers", _encode_headers(self.headers))
 
+    def worker_count(self) -> int:
+        """The number of workers to run: ``workers``, or one per usable CPU for 0."""
+        if self.workers:
+            return self.workers
+        return available_cpus()
+
     def replace(self, **changes: Any) -> ServerConfig:
         """Return a copy with ``changes`` applied and validated."""
         return dataclasses.replace(self, **changes)
@@ -197,11 +282,33 @@ class ServerConfig:
         if not self.host:
             raise ConfigError("host", "the address is empty; use 127.0.0.1, 0.0.0.0 or ::")
         _check_int("backlog", self.backlog, minimum=1)
+        if self.bind and (self.uds is not None or self.fd is not None):
+            raise ConfigError("bind", "--bind replaces --uds and --fd; put them in --bind instead")
+        for address in self.bind:
+            if not isinstance(address, str) or not address.strip():
+                raise ConfigError("bind", f"expected an address such as 127.0.0.1:8000, got {address!r}")
+        try:
+            mode = int(self.uds_permissions, 8)
+        except (TypeError, ValueError):
+            mode = -1
+        if not 0 <= mode <= 0o777:
+            raise ConfigError(
+                "uds_permissions", f"expected octal permissions such as 660, got {self.uds_permissions!r}"
+            )
+        _check_int("workers", self.workers, minimum=0)
+        _check_int("restart_limit", self.restart_limit, minimum=0)
+        if self.limit_max_requests is not None:
+            _check_int("limit_max_requests", self.limit_max_requests, minimum=1)
+        for name in ("reload_dirs", "reload_includes", "reload_excludes"):
+            for item in getattr(self, name):
+                if not isinstance(item, str) or not item:
+                    raise ConfigError(name, f"expected a non-empty string, got {item!r}")
         for name, choices in (
             ("http", HTTP_CHOICES),
             ("loop", LOOP_CHOICES),
             ("lifespan", LIFESPAN_CHOICES),
             ("log_level", LOG_LEVEL_CHOICES),
+            ("worker_kind", WORKER_KIND_CHOICES),
         ):
             value = getattr(self, name)
             if value not in choices:
@@ -216,6 +323,8 @@ class ServerConfig:
             "timeout_header",
             "timeout_write",
             "timeout_graceful_shutdown",
+            "worker_timeout",
+            "restart_window",
         ):
             value = getattr(self, name)
             if (
@@ -243,6 +352,14 @@ class ServerConfig:
                 f"{self.limit_request_head} is smaller than limit_request_line "
                 f"({self.limit_request_line}); raise it",
             )
+
+
+def available_cpus() -> int:
+    """The CPUs this process may run on (its affinity mask where the system has one)."""
+    affinity = getattr(os, "sched_getaffinity", None)
+    if affinity is not None:
+        return max(1, len(affinity(0)))
+    return os.cpu_count() or 1
 
 
 def _check_int(name: str, value: object, *, minimum: int) -> None:
