@@ -20,6 +20,7 @@ from typing import Any
 
 from pounce_protocols.http1 import BACKENDS, HTTP1Limits
 
+from .addresses import parse_bind
 from .errors import ConfigError
 
 __all__ = [
@@ -284,9 +285,12 @@ class ServerConfig:
         _check_int("backlog", self.backlog, minimum=1)
         if self.bind and (self.uds is not None or self.fd is not None):
             raise ConfigError("bind", "--bind replaces --uds and --fd; put them in --bind instead")
+        if isinstance(self.bind, str):
+            raise ConfigError("bind", f"expected a tuple of addresses, got the string {self.bind!r}")
         for address in self.bind:
             if not isinstance(address, str) or not address.strip():
                 raise ConfigError("bind", f"expected an address such as 127.0.0.1:8000, got {address!r}")
+        parse_bind(self.bind)
         try:
             mode = int(self.uds_permissions, 8)
         except (TypeError, ValueError):

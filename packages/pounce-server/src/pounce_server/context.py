@@ -48,6 +48,8 @@ class WorkerContext:
         #: The request tasks still running, kept until they finish.
         self.tasks: set[asyncio.Task[None]] = set()
         self.shutting_down = False
+        #: Requests started on this worker, for --limit-max-requests.
+        self.requests = 0
         # Checked once here, not per request: the access log costs nothing
         # when it is off or its logger is silenced.
         self.access_log = config.access_log and access_logger.isEnabledFor(logging.INFO)

@@ -17,6 +17,7 @@ __all__ = [
     "ConfigError",
     "PounceError",
     "StartupError",
+    "WorkersFailed",
 ]
 
 #: The server ran and shut down cleanly.
@@ -63,3 +64,11 @@ class StartupError(PounceError):
     """The application's lifespan startup failed."""
 
     exit_code = EXIT_FAILURE
+
+
+class WorkersFailed(PounceError):
+    """The workers could not be kept running; carries the exit code to use."""
+
+    def __init__(self, message: str, exit_code: int = EXIT_FAILURE) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code

@@ -312,6 +312,7 @@ class HTTP1Protocol(asyncio.Protocol):
             self.server,
         )
         bridge = HTTPCycle(scope, cycle, cycle)
+        self.ctx.requests += 1
         tasks = self.ctx.tasks
         task = _start_task(self.loop, _serve(bridge, self.ctx.app, tasks))
         self.task = task

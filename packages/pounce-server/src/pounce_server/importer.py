@@ -5,14 +5,56 @@ from __future__ import annotations
 import importlib
 import inspect
 import os
+import pickle
 import sys
 import traceback
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-from .errors import AppLoadError
+from .errors import AppLoadError, ConfigError
 
-__all__ = ["load_app"]
+__all__ = ["AppSource", "load_app"]
+
+
+@dataclass(frozen=True, slots=True)
+class AppSource:
+    """Where a worker process finds the app: a ``module:attribute`` or an object.
+
+    An object is sent to worker processes by pickling, which works for
+    module-level apps only (they are pickled by reference, that is, imported
+    again by name); ``check_picklable`` says so before any worker starts.
+    """
+
+    spec: str | None
+    obj: Any = None
+    factory: bool = False
+    app_dir: str | None = "."
+
+    def load(self) -> Callable[..., Any]:
+        if self.spec is not None:
+            return load_app(self.spec, factory=self.factory, app_dir=self.app_dir)
+        return self.obj  # type: ignore[no-any-return]
+
+    def describe(self) -> str:
+        if self.spec is not None:
+            return self.spec
+        name = getattr(self.obj, "__qualname__", None) or type(self.obj).__qualname__
+        return f"{getattr(self.obj, '__module__', '?')}.{name}"
+
+    def check_picklable(self) -> None:
+        """Raise ``ConfigError`` if worker processes could not receive the app object."""
+        if self.spec is not None:
+            return
+        try:
+            pickle.dumps(self.obj)
+        except Exception as exc:
+            raise ConfigError(
+                "worker_kind",
+                f"process workers import the app in each process, and {self.describe()} "
+                f"cannot be sent to them ({type(exc).__name__}: {exc}); pass the app as "
+                "'module:attribute', or use --worker-kind thread",
+            ) from None
 
 
 def load_app(spec: str, *, factory: bool = False, app_dir: str | None = ".") -> Callable[..., Any]:

@@ -10,6 +10,7 @@ __all__ = [
     "access_logger",
     "configure_logging",
     "server_logger",
+    "supervisor_logger",
     "worker_logger",
 ]
 
@@ -18,6 +19,7 @@ TRACE = 5
 logging.addLevelName(TRACE, "TRACE")
 
 server_logger = logging.getLogger("pounce.server")
+supervisor_logger = logging.getLogger("pounce.supervisor")
 worker_logger = logging.getLogger("pounce.worker")
 access_logger = logging.getLogger("pounce.access")
 

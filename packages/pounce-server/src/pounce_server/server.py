@@ -4,10 +4,16 @@ Each phase is one method, run in order by ``run`` and logged once. With one
 worker there is no supervisor. The server runs the worker's event loop in a
 thread of its own and keeps the main thread for signals, so SIGINT and
 SIGTERM take effect at once, whatever the app is doing.
+
+With several workers (or ``--limit-max-requests``, or process workers asked
+for by name) a ``Supervisor`` runs them instead, in the calling thread. The
+sockets are bound here, once, before any worker starts, and every worker
+accepts on them (or on its own ``SO_REUSEPORT`` copy).
 """
 
 from __future__ import annotations
 
+import random
 import signal
 import threading
 from collections.abc import Callable
@@ -17,11 +23,15 @@ from typing import Any
 from pounce_asgi_bridge import ASGIApp
 
 from .config import ServerConfig
-from .detect import Runtime, detect_runtime, loop_factory
+from .detect import Runtime, detect_runtime, gil_enabled, loop_factory
 from .errors import PounceError, StartupError
-from .importer import load_app
+from .events import EventHook
+from .handles import ProcessWorkerHandle, ThreadWorkerHandle, WorkerHandle
+from .importer import AppSource
 from .logs import configure_logging, server_logger
-from .sockets import Listener, bind_listeners, close_listeners
+from .shared_lifespan import SharedLifespan
+from .sockets import Listener, bind_listeners, close_listeners, listen_copies
+from .supervisor import Supervisor
 from .worker import Worker
 
 __all__ = ["Server"]
@@ -44,19 +54,37 @@ class Server:
         *,
         factory: bool = False,
         app_dir: str | None = ".",
+        on_event: EventHook | None = None,
     ) -> None:
         self.app_spec = app
         self.config = config if config is not None else ServerConfig()
         self.factory = factory
         self.app_dir = app_dir
+        self.on_event = on_event
         self.app: ASGIApp | None = None
+        self.source = AppSource(
+            spec=app if isinstance(app, str) else None,
+            obj=None if isinstance(app, str) else app,
+            factory=factory,
+            app_dir=app_dir,
+        )
+        #: "thread" or "process": how workers run when there are several.
+        self.worker_kind = _resolve_worker_kind(self.config.worker_kind)
+        #: The number of workers, and whether a supervisor runs them.
+        self.worker_count = self.config.worker_count()
+        self.supervised = (
+            self.worker_count > 1
+            or self.config.limit_max_requests is not None
+            or self.config.worker_kind == "process"
+        )
         self.runtime: Runtime | None = None
         self.listeners: list[Listener] = []
         #: Set once the worker accepts connections; ``urls`` is filled by then.
         self.started = threading.Event()
         self.urls: list[str] = []
         self._worker: Worker | None = None
-        # Guards the three fields below, which shutdown() reads and changes
+        self._supervisor: Supervisor | None = None
+        # Guards the fields below, which shutdown() reads and changes
         # from any thread. Reentrant, because a signal handler may call
         # shutdown() in the main thread while it holds the lock.
         self._lock = threading.RLock()
@@ -80,38 +108,52 @@ class Server:
             self._stopped.set()
 
     def configure(self) -> None:
-        """CONFIG: set up logging and load the app."""
+        """CONFIG: set up logging and load the app (process workers load their own)."""
         configure_logging(self.config.log_level)
-        if isinstance(self.app_spec, str):
-            self.app = load_app(self.app_spec, factory=self.factory, app_dir=self.app_dir)
+        if self.supervised and self.worker_kind == "process":
+            # Each worker process imports the app; this one never runs it.
+            self.source.check_picklable()
         else:
-            self.app = self.app_spec
-        server_logger.info(
-            "config: serving %s",
-            self.app_spec if isinstance(self.app_spec, str) else _describe(self.app),
-        )
+            self.app = self.source.load()
+        server_logger.info("config: serving %s", self.source.describe())
         server_logger.debug("config: %r", self.config)
 
     def detect(self) -> None:
         """DETECT: find out whether the GIL is enabled and which loop to use."""
         runtime = detect_runtime(self.config.loop)
         self.runtime = runtime
+        if self.config.worker_kind == "auto":
+            why = (
+                "so workers run as processes (the GIL would serialize threads)"
+                if runtime.gil_enabled
+                else "so workers run as threads of this process"
+            )
+        else:
+            plural = "processes" if self.worker_kind == "process" else "threads"
+            why = f"workers run as {plural} (--worker-kind {self.worker_kind})"
         server_logger.info(
-            "detect: Python %s, GIL %s, so several workers would run as %s; %s event loop",
+            "detect: Python %s, GIL %s, %s; %d worker(s); %s event loop",
             runtime.python,
             "enabled" if runtime.gil_enabled else "disabled",
-            "processes" if runtime.worker_kind == "process" else "threads",
+            why,
+            self.worker_count,
             runtime.loop,
         )
 
     def bind(self) -> None:
         """BIND: create the listening sockets."""
-        self.listeners = bind_listeners(self.config)
+        # Per-worker SO_REUSEPORT sockets: these only reserve the address,
+        # and each worker slot listens on a copy of its own.
+        reserve = self.supervised and self.config.reuse_port
+        self.listeners = bind_listeners(self.config, reserve=reserve)
         self.urls = [listener.url for listener in self.listeners]
         server_logger.info("bind: listening on %s", ", ".join(self.urls))
 
     def serve(self) -> None:
-        """LIFESPAN, SERVE and SHUTDOWN: run the worker until it stops."""
+        """LIFESPAN, SERVE and SHUTDOWN: run the workers until they stop."""
+        if self.supervised:
+            self._serve_supervised()
+            return
         assert self.app is not None and self.runtime is not None
         worker = Worker(
             app=self.app,
@@ -150,8 +192,89 @@ class Server:
 
     @property
     def worker(self) -> Worker | None:
-        """The worker, once ``serve`` has created it."""
+        """The worker, once ``serve`` has created it (None under a supervisor)."""
         return self._worker
+
+    @property
+    def supervisor(self) -> Supervisor | None:
+        """The supervisor, once ``serve`` has created one for several workers."""
+        return self._supervisor
+
+    def _serve_supervised(self) -> None:
+        runtime = self.runtime
+        assert runtime is not None
+        config = self.config
+        lifespan: SharedLifespan | None = None
+        if self.worker_kind == "thread":
+            assert self.app is not None
+            server_logger.info("lifespan: starting the application (--lifespan %s)", config.lifespan)
+            lifespan = SharedLifespan(self.app, config.lifespan, loop_factory(runtime.loop))
+
+        def launch(slot: int, listeners: list[Listener]) -> WorkerHandle:
+            max_requests = _jittered(config.limit_max_requests)
+            if self.worker_kind == "thread":
+                assert self.app is not None and lifespan is not None
+                return ThreadWorkerHandle(
+                    slot,
+                    app=self.app,
+                    config=config,
+                    listeners=listeners,
+                    loop_factory=loop_factory(runtime.loop),
+                    lifespan_state=lifespan.state,
+                    max_requests=max_requests,
+                )
+            return ProcessWorkerHandle(
+                slot,
+                source=self.source,
+                config=config,
+                listeners=listeners,
+                loop=runtime.loop,
+                max_requests=max_requests,
+            )
+
+        def slot_listeners() -> tuple[list[Listener], list[Listener]]:
+            if not config.reuse_port:
+                return self.listeners, []
+            copies = listen_copies(self.listeners, config.backlog)
+            return copies, [item for item in copies if item not in self.listeners]
+
+        supervisor = Supervisor(
+            config=config,
+            kind=self.worker_kind,
+            count=self.worker_count,
+            launch=launch,
+            slot_listeners=slot_listeners,
+            urls=self.urls,
+            lifespan=lifespan,
+            on_event=self.on_event,
+            on_serving=self._on_serving,
+        )
+        with self._lock:
+            self._supervisor = supervisor
+            requested = self._shutdown_requests > 0
+            force = self._force_requested
+        if requested:
+            supervisor.request_shutdown(force=force)
+        try:
+            supervisor.run()
+        finally:
+            if lifespan is not None:
+                lifespan.close()
+            self._stopped.set()
+        server_logger.info("shutdown: complete")
+
+    def _on_serving(self) -> None:
+        runtime = self.runtime
+        assert runtime is not None
+        for url in self.urls:
+            server_logger.info(
+                "serve: Pounce running on %s (%d %s workers, GIL %s; press CTRL+C to quit)",
+                url,
+                self.worker_count,
+                self.worker_kind,
+                "enabled" if runtime.gil_enabled else "disabled",
+            )
+        self.started.set()
 
     # Control from other threads and from signals.
 
@@ -161,8 +284,11 @@ class Server:
             self._shutdown_requests += 1
             self._force_requested = self._force_requested or force
             worker = self._worker
+            supervisor = self._supervisor
         if worker is not None:
             worker.request_shutdown(force=force)
+        if supervisor is not None:
+            supervisor.request_shutdown(force=force)
 
     def wait_stopped(self, timeout: float | None = None) -> bool:
         """Wait until ``run`` has finished serving; return whether it did."""
@@ -222,6 +348,15 @@ class _signals_routed_to:
             signal.signal(signum, previous)
 
 
-def _describe(app: object) -> str:
-    name = getattr(app, "__qualname__", None) or type(app).__qualname__
-    return f"{getattr(app, '__module__', '?')}.{name}"
+def _resolve_worker_kind(choice: str) -> str:
+    if choice != "auto":
+        return choice
+    return "process" if gil_enabled() else "thread"
+
+
+def _jittered(limit: int | None) -> int | None:
+    """The request limit of one worker: ``limit`` plus up to a tenth more, at random."""
+    if limit is None:
+        return None
+    # Not for security: only to keep workers from retiring in step.
+    return limit + random.randint(0, limit // 10)

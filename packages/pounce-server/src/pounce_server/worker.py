@@ -8,7 +8,13 @@ through ``request_shutdown``, which hands the request to the loop with
 Inside the loop the worker runs, in order: lifespan startup, serving on the
 listening sockets, and on shutdown: stop accepting, let in-flight requests
 finish within ``timeout_graceful_shutdown``, cancel what remains, then
-lifespan shutdown.
+lifespan shutdown. Thread workers under a supervisor skip lifespan: the
+supervisor runs it once for all of them and hands each worker its state.
+
+A worker under a supervisor also reports, through ``report``, from its own
+loop: ``"beat"`` twice a second while the loop runs (a loop that stops
+beating is blocked), and ``"retire"`` once it has started the number of
+requests ``max_requests`` allows, so the supervisor can start its successor.
 """
 
 from __future__ import annotations
@@ -34,6 +40,8 @@ __all__ = ["Worker"]
 SWEEP_INTERVAL = 0.5
 #: Seconds cancelled apps get to unwind after a forced shutdown.
 CANCEL_GRACE = 2.0
+#: Seconds between two heartbeats reported to a supervisor.
+BEAT_INTERVAL = 0.5
 
 
 class Worker:
@@ -48,6 +56,11 @@ class Worker:
         loop_factory: Callable[[], asyncio.AbstractEventLoop],
         on_ready: Callable[[], None] | None = None,
         on_lifespan: Callable[[str], None] | None = None,
+        run_lifespan: bool = True,
+        lifespan_state: dict[str, Any] | None = None,
+        report: Callable[[str], None] | None = None,
+        max_requests: int | None = None,
+        owns_listeners: bool = False,
     ) -> None:
         self.app = app
         self.config = config
@@ -55,6 +68,11 @@ class Worker:
         self._loop_factory = loop_factory
         self._on_ready = on_ready
         self._on_lifespan = on_lifespan
+        self._run_lifespan = run_lifespan
+        self._lifespan_state = lifespan_state
+        self._report = report
+        self._max_requests = max_requests
+        self._owns_listeners = owns_listeners
         self.loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
         self._force = False
@@ -81,6 +99,10 @@ class Worker:
                 loop.run_until_complete(loop.shutdown_asyncgens())
             finally:
                 loop.close()
+                if self._owns_listeners:
+                    # Copies made for this worker alone; a closed one stays closed.
+                    for listener in self.listeners:
+                        listener.sock.close()
 
     def request_shutdown(self, *, force: bool = False) -> None:
         """Ask the worker to shut down; safe to call from any thread, more than once."""
@@ -109,17 +131,23 @@ class Worker:
         if self._stop_requested.is_set():
             self._begin_shutdown(self._force_requested.is_set())
 
-        mode = cast(LifespanMode, self.config.lifespan)  # ServerConfig checked the choice.
-        lifespan = LifespanManager(self.app, mode)
-        self._notify("startup")
-        try:
-            started = await self._run_lifespan_phase(lifespan.startup())
-        except LifespanFailure as exc:
-            raise StartupError(f"application startup failed: {exc}") from None
-        if not started:
-            raise StartupError("application startup was interrupted by a forced shutdown")
+        beat = loop.create_task(self._beat()) if self._report is not None else None
 
-        ctx = WorkerContext(app=self.app, config=self.config, loop=loop, state=lifespan.state)
+        lifespan: LifespanManager | None = None
+        state = self._lifespan_state
+        if self._run_lifespan:
+            mode = cast(LifespanMode, self.config.lifespan)  # ServerConfig checked the choice.
+            lifespan = LifespanManager(self.app, mode)
+            self._notify("startup")
+            try:
+                started = await self._run_lifespan_phase(lifespan.startup())
+            except LifespanFailure as exc:
+                raise StartupError(f"application startup failed: {exc}") from None
+            if not started:
+                raise StartupError("application startup was interrupted by a forced shutdown")
+            state = lifespan.state
+
+        ctx = WorkerContext(app=self.app, config=self.config, loop=loop, state=state)
         self.context = ctx
         servers = [
             await loop.create_server(
@@ -135,11 +163,14 @@ class Worker:
 
         sweeper.cancel()
         await self._drain(ctx, servers)
-        self._notify("shutdown")
-        if not await self._run_lifespan_phase(lifespan.shutdown()):
-            worker_logger.warning(
-                "Forced shutdown: stopped waiting for the application's lifespan shutdown"
-            )
+        if lifespan is not None:
+            self._notify("shutdown")
+            if not await self._run_lifespan_phase(lifespan.shutdown()):
+                worker_logger.warning(
+                    "Forced shutdown: stopped waiting for the application's lifespan shutdown"
+                )
+        if beat is not None:
+            beat.cancel()
 
     async def _run_lifespan_phase(self, phase: Coroutine[Any, Any, None]) -> bool:
         """Run a lifespan phase; return False if a forced shutdown cancelled it."""
@@ -195,6 +226,24 @@ class Worker:
             now = loop.time()
             for conn in list(ctx.connections):
                 conn.check_deadline(now)
+
+    async def _beat(self) -> None:
+        """Tell the supervisor the loop runs, and when the request budget is spent."""
+        report = self._report
+        assert report is not None
+        limit = self._max_requests
+        retiring = False
+        while True:
+            report("beat")
+            ctx = self.context
+            if limit is not None and not retiring and ctx is not None and ctx.requests >= limit:
+                retiring = True
+                worker_logger.info(
+                    "Worker served %d requests (--limit-max-requests); asking for a successor",
+                    ctx.requests,
+                )
+                report("retire")
+            await asyncio.sleep(BEAT_INTERVAL)
 
     def _notify(self, phase: str) -> None:
         if self._on_lifespan is not None:
