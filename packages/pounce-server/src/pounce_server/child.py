@@ -59,10 +59,9 @@ def run_worker_process(spec: WorkerProcessSpec, conn: Connection) -> None:
     send_lock = threading.Lock()
 
     def send(message: Any) -> None:
-        with send_lock:
-            # OSError: the supervisor is gone, which the main thread sees too.
-            with contextlib.suppress(OSError):
-                conn.send(message)
+        # OSError: the supervisor is gone, which the main thread sees too.
+        with send_lock, contextlib.suppress(OSError):
+            conn.send(message)
 
     try:
         app = spec.source.load()

@@ -101,9 +101,7 @@ class ServerConfig:
     )
 
     # Workers and supervision.
-    workers: int = option(
-        1, "Number of workers; 0 means one per available CPU.", metavar="N"
-    )
+    workers: int = option(1, "Number of workers; 0 means one per available CPU.", metavar="N")
     worker_kind: str = option(
         "auto",
         "How workers run: 'thread', 'process', or 'auto' (threads when the GIL is "
@@ -286,10 +284,14 @@ class ServerConfig:
         if self.bind and (self.uds is not None or self.fd is not None):
             raise ConfigError("bind", "--bind replaces --uds and --fd; put them in --bind instead")
         if isinstance(self.bind, str):
-            raise ConfigError("bind", f"expected a tuple of addresses, got the string {self.bind!r}")
+            raise ConfigError(
+                "bind", f"expected a tuple of addresses, got the string {self.bind!r}"
+            )
         for address in self.bind:
             if not isinstance(address, str) or not address.strip():
-                raise ConfigError("bind", f"expected an address such as 127.0.0.1:8000, got {address!r}")
+                raise ConfigError(
+                    "bind", f"expected an address such as 127.0.0.1:8000, got {address!r}"
+                )
         parse_bind(self.bind)
         try:
             mode = int(self.uds_permissions, 8)
@@ -297,7 +299,8 @@ class ServerConfig:
             mode = -1
         if not 0 <= mode <= 0o777:
             raise ConfigError(
-                "uds_permissions", f"expected octal permissions such as 660, got {self.uds_permissions!r}"
+                "uds_permissions",
+                f"expected octal permissions such as 660, got {self.uds_permissions!r}",
             )
         _check_int("workers", self.workers, minimum=0)
         _check_int("restart_limit", self.restart_limit, minimum=0)

@@ -151,9 +151,7 @@ class ThreadWorkerHandle(WorkerHandle):
                 # End-of-file on the pipe tells the supervisor this worker ended.
                 sender.close()
 
-        self._thread = threading.Thread(
-            target=run, name=f"pounce-worker-{self.slot}", daemon=True
-        )
+        self._thread = threading.Thread(target=run, name=f"pounce-worker-{self.slot}", daemon=True)
         self._thread.start()
 
     def stop(self, *, force: bool = False) -> None:

@@ -207,7 +207,9 @@ class Server:
         lifespan: SharedLifespan | None = None
         if self.worker_kind == "thread":
             assert self.app is not None
-            server_logger.info("lifespan: starting the application (--lifespan %s)", config.lifespan)
+            server_logger.info(
+                "lifespan: starting the application (--lifespan %s)", config.lifespan
+            )
             lifespan = SharedLifespan(self.app, config.lifespan, loop_factory(runtime.loop))
 
         def launch(slot: int, listeners: list[Listener]) -> WorkerHandle:

@@ -53,8 +53,8 @@ from .events import (
     WorkerExited,
     WorkerReady,
     WorkerRecovered,
-    WorkerStarted,
     WorkersScaled,
+    WorkerStarted,
 )
 from .handles import WorkerHandle
 from .logs import supervisor_logger
