@@ -60,6 +60,7 @@ def render_config_table() -> str:
         "optional-str": "str or None",
         "optional-int": "int or None",
         "header": "tuple of (name, value)",
+        "list": "list of str",
     }
     for option in server_options():
         rows.append(
