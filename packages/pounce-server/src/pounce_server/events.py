@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 __all__ = [
     "EventHook",
+    "GenerationExited",
+    "GenerationStarted",
     "LifecycleEvent",
     "ReloadFailed",
     "ReloadFinished",
@@ -170,7 +172,41 @@ class ServingStarted(LifecycleEvent):
     urls: tuple[str, ...]
 
     def message(self) -> str:
-        return f"serving on {', '.join(self.urls)} with {self.workers} {self.kind} worker(s)"
+        where = ", ".join(self.urls)
+        if self.kind == "generation":
+            return f"serving on {where}; reloading when the code changes"
+        return f"serving on {where} with {self.workers} {self.kind} worker(s)"
+
+
+@dataclass(frozen=True, slots=True)
+class GenerationStarted(LifecycleEvent):
+    """With --reload: a new server process (generation ``number``) was started."""
+
+    number: int
+    pid: int
+    reason: str
+
+    def message(self) -> str:
+        return f"generation {self.number}: server process started (pid {self.pid}, {self.reason})"
+
+
+@dataclass(frozen=True, slots=True)
+class GenerationExited(LifecycleEvent):
+    """With --reload: a generation's process ended."""
+
+    number: int
+    pid: int
+    expected: bool
+    detail: str
+
+    @property
+    def level(self) -> int:
+        return logging.INFO if self.expected else logging.ERROR
+
+    def message(self) -> str:
+        if self.expected:
+            return f"generation {self.number}: server process stopped ({self.detail})"
+        return f"generation {self.number}: server process failed (pid {self.pid}, {self.detail})"
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,6 +29,7 @@ from .events import EventHook
 from .handles import ProcessWorkerHandle, ThreadWorkerHandle, WorkerHandle
 from .importer import AppSource
 from .logs import configure_logging, server_logger
+from .reload import Reloader
 from .shared_lifespan import SharedLifespan
 from .sockets import Listener, bind_listeners, close_listeners, listen_copies
 from .supervisor import Supervisor
@@ -55,6 +56,7 @@ class Server:
         factory: bool = False,
         app_dir: str | None = ".",
         on_event: EventHook | None = None,
+        listeners: list[Listener] | None = None,
     ) -> None:
         self.app_spec = app
         self.config = config if config is not None else ServerConfig()
@@ -78,12 +80,15 @@ class Server:
             or self.config.worker_kind == "process"
         )
         self.runtime: Runtime | None = None
+        #: Sockets bound by someone else (the reloader): BIND uses them as they are.
+        self._prebound = listeners
         self.listeners: list[Listener] = []
         #: Set once the worker accepts connections; ``urls`` is filled by then.
         self.started = threading.Event()
         self.urls: list[str] = []
         self._worker: Worker | None = None
         self._supervisor: Supervisor | None = None
+        self._reloader: Reloader | None = None
         # Guards the fields below, which shutdown() reads and changes
         # from any thread. Reentrant, because a signal handler may call
         # shutdown() in the main thread while it holds the lock.
@@ -100,7 +105,10 @@ class Server:
             self.configure()
             self.detect()
             self.bind()
-            self.serve()
+            if self.config.reload:
+                self._serve_reloading()
+            else:
+                self.serve()
         finally:
             self.shutdown_sockets()
             # Also after a failure in an earlier phase, so that
@@ -110,11 +118,16 @@ class Server:
     def configure(self) -> None:
         """CONFIG: set up logging and load the app (process workers load their own)."""
         configure_logging(self.config.log_level)
-        if self.supervised and self.worker_kind == "process":
-            # Each worker process imports the app; this one never runs it.
-            self.source.check_picklable()
-        else:
+        # With --reload each new generation imports the app and the reloader
+        # never does, so nothing of the old code stays loaded in it; each
+        # worker process imports it too.
+        in_process = not self.config.reload and not (
+            self.supervised and self.worker_kind == "process"
+        )
+        if in_process:
             self.app = self.source.load()
+        elif not self.config.reload:
+            self.source.check_picklable()
         server_logger.info("config: serving %s", self.source.describe())
         server_logger.debug("config: %r", self.config)
 
@@ -145,7 +158,10 @@ class Server:
         # Per-worker SO_REUSEPORT sockets: these only reserve the address,
         # and each worker slot listens on a copy of its own.
         reserve = self.supervised and self.config.reuse_port
-        self.listeners = bind_listeners(self.config, reserve=reserve)
+        if self._prebound is not None:
+            self.listeners = list(self._prebound)
+        else:
+            self.listeners = bind_listeners(self.config, reserve=reserve)
         self.urls = [listener.url for listener in self.listeners]
         server_logger.info("bind: listening on %s", ", ".join(self.urls))
 
@@ -265,6 +281,27 @@ class Server:
             self._stopped.set()
         server_logger.info("shutdown: complete")
 
+    def _serve_reloading(self) -> None:
+        reloader = Reloader(
+            source=self.source,
+            config=self.config,
+            listeners=self.listeners,
+            urls=self.urls,
+            on_event=self.on_event,
+            on_serving=self.started.set,
+        )
+        with self._lock:
+            self._reloader = reloader
+            requested = self._shutdown_requests > 0
+            force = self._force_requested
+        if requested:
+            reloader.request_shutdown(force=force)
+        try:
+            reloader.run()
+        finally:
+            self._stopped.set()
+        server_logger.info("shutdown: complete")
+
     def _on_serving(self) -> None:
         runtime = self.runtime
         assert runtime is not None
@@ -287,6 +324,9 @@ class Server:
             self._force_requested = self._force_requested or force
             worker = self._worker
             supervisor = self._supervisor
+            reloader = self._reloader
+        if reloader is not None:
+            reloader.request_shutdown(force=force)
         if worker is not None:
             worker.request_shutdown(force=force)
         if supervisor is not None:
