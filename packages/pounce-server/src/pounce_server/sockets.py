@@ -91,8 +91,8 @@ def bind_listeners(config: ServerConfig, *, reserve: bool = False) -> list[Liste
     """Create one socket for each address the configuration names, in order.
 
     With ``reserve``, TCP sockets are bound with SO_REUSEPORT and do not
-    listen; give them to ``listen_copies`` to get sockets a worker can
-    serve. Unix and inherited sockets listen either way.
+    listen. ``listen_copies`` turns them into sockets a worker can serve.
+    Unix and inherited sockets listen either way.
 
     Raises ``ConfigError`` for an invalid ``--bind`` value and ``BindError``
     for an address that cannot be bound.
