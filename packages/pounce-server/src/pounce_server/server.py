@@ -254,7 +254,7 @@ class Server:
             if not config.reuse_port:
                 return self.listeners, []
             copies = listen_copies(self.listeners, config.backlog)
-            return copies, [item for item in copies if item not in self.listeners]
+            return copies, [item for item in copies if item.owned_copy]
 
         supervisor = Supervisor(
             config=config,
