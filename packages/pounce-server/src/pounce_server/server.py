@@ -24,8 +24,14 @@ from pounce_asgi_bridge import ASGIApp
 
 from .config import ServerConfig
 from .detect import Runtime, detect_runtime, gil_enabled, loop_factory
-from .errors import PounceError, StartupError
-from .events import EventHook
+from .errors import EXIT_OK, PounceError, StartupError
+from .events import (
+    EventHook,
+    LifecycleEvent,
+    ServingStarted,
+    ShutdownFinished,
+    ShutdownStarted,
+)
 from .handles import ProcessWorkerHandle, ThreadWorkerHandle, WorkerHandle
 from .importer import AppSource
 from .logs import configure_logging, server_logger
@@ -195,11 +201,12 @@ class Server:
                 thread.join(0.2)
         self._stopped.set()
         if worker.error is not None:
-            if isinstance(worker.error, PounceError):
-                raise worker.error
-            raise StartupError(
-                f"the worker stopped with an unexpected error: {worker.error!r}"
-            ) from worker.error
+            error = worker.error
+            if not isinstance(error, PounceError):
+                error = StartupError(f"the worker stopped with an unexpected error: {error!r}")
+            self._emit(ShutdownFinished(error.exit_code))
+            raise error from (None if error is worker.error else worker.error)
+        self._emit(ShutdownFinished(EXIT_OK))
         server_logger.info("shutdown: complete")
 
     def shutdown_sockets(self) -> None:
@@ -321,10 +328,15 @@ class Server:
         """Ask for a graceful shutdown (``force`` skips the grace period); thread-safe."""
         with self._lock:
             self._shutdown_requests += 1
+            # Escalating to a forced shutdown is news; repeating a request is not.
+            news = self._shutdown_requests == 1 or (force and not self._force_requested)
             self._force_requested = self._force_requested or force
             worker = self._worker
             supervisor = self._supervisor
             reloader = self._reloader
+        if news and not self.supervised and not self.config.reload:
+            # The supervisor and the reloader report their own shutdown.
+            self._emit(ShutdownStarted("requested", force))
         if reloader is not None:
             reloader.request_shutdown(force=force)
         if worker is not None:
@@ -361,7 +373,17 @@ class Server:
                 url,
                 "enabled" if runtime.gil_enabled else "disabled",
             )
+        self._emit(ServingStarted(1, "thread", tuple(self.urls)))
         self.started.set()
+
+    def _emit(self, event: LifecycleEvent) -> None:
+        """Hand an event of the single-worker path to the hook (its log lines are above)."""
+        server_logger.debug("%s", event.message())
+        if self.on_event is not None:
+            try:
+                self.on_event(event)
+            except Exception:
+                server_logger.exception("The on_event hook raised; ignoring it")
 
     def _on_lifespan(self, phase: str) -> None:
         if phase == "startup":
