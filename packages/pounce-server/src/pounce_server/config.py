@@ -143,15 +143,15 @@ class ServerConfig:
     )
     reload_includes: tuple[str, ...] = option(
         (),
-        "Glob of file names to watch with --reload (default: *.py); may be repeated.",
+        "Glob of file names to watch with --reload, besides *.py; may be repeated.",
         flag="--reload-include",
         metavar="GLOB",
         repeat=True,
     )
     reload_excludes: tuple[str, ...] = option(
         (),
-        "Glob of paths to ignore with --reload (default: .*, *.py[cod], __pycache__); "
-        "may be repeated.",
+        "Glob of file or directory names to ignore with --reload, besides .*, *.py[cod], "
+        "__pycache__ and *~; may be repeated.",
         flag="--reload-exclude",
         metavar="GLOB",
         repeat=True,

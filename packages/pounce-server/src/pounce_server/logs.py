@@ -45,5 +45,26 @@ def configure_logging(level: str) -> None:
     if logging.getLogger().handlers or pounce.handlers:
         return
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+    handler.setFormatter(_Formatter("%(asctime)s %(levelname)-7s %(name)s:%(worker)s %(message)s"))
     pounce.addHandler(handler)
+
+
+class _Formatter(logging.Formatter):
+    """Name the worker a line comes from, when it comes from one.
+
+    Worker threads and worker processes are named ``pounce-worker-N``, so
+    with several workers each line says which one wrote it.
+    """
+
+    def format(self, record: logging.LogRecord) -> str:
+        name = record.threadName or ""
+        if not name.startswith(_WORKER_PREFIX):
+            name = record.processName or ""
+        if name.startswith(_WORKER_PREFIX):
+            record.worker = f" [worker {name[len(_WORKER_PREFIX) :]}]"
+        else:
+            record.worker = ""
+        return super().format(record)
+
+
+_WORKER_PREFIX = "pounce-worker-"

@@ -58,7 +58,7 @@ from .importer import AppSource
 from .logs import supervisor_logger
 from .restarts import RestartBudget
 from .sockets import Listener
-from .watch import FileWatcher
+from .watch import DEFAULT_EXCLUDES, DEFAULT_INCLUDES, FileWatcher
 from .worker import CANCEL_GRACE
 
 __all__ = ["GenerationSpec", "Reloader", "run_generation"]
@@ -214,7 +214,13 @@ class Reloader:
         self._on_serving = on_serving
         dirs = config.reload_dirs or (source.app_dir or ".",)
         try:
-            self._watcher = FileWatcher(dirs, config.reload_includes, config.reload_excludes)
+            # Given globs add to the defaults: excluding node_modules should
+            # not start watching .git and __pycache__ again.
+            self._watcher = FileWatcher(
+                dirs,
+                (*DEFAULT_INCLUDES, *config.reload_includes),
+                (*DEFAULT_EXCLUDES, *config.reload_excludes),
+            )
         except ValueError as exc:
             raise ConfigError("reload_dirs", str(exc)) from None
         self._numbers = 0
