@@ -192,7 +192,7 @@ class Server:
         if requested:
             # shutdown() ran before the worker existed, so pass it on now.
             worker.request_shutdown(force=force)
-        thread = threading.Thread(target=worker.run, name="pounce-worker-0", daemon=True)
+        thread = threading.Thread(target=worker.run, name="pounce-worker", daemon=True)
         with _signals_routed_to(self._on_signal):
             thread.start()
             # Wait in short steps: the main thread must come back to Python
