@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from . import events
 from .config import ServerConfig
 from .errors import (
     EXIT_APP_LOAD,
@@ -14,6 +15,7 @@ from .errors import (
     ConfigError,
     PounceError,
     StartupError,
+    WorkersFailed,
 )
 from .importer import load_app
 from .server import Server
@@ -33,6 +35,8 @@ __all__ = [
     "Server",
     "ServerConfig",
     "StartupError",
+    "WorkersFailed",
     "__version__",
+    "events",
     "load_app",
 ]

@@ -217,7 +217,9 @@ class ServerConfig:
 
     # Limits.
     limit_concurrency: int | None = option(
-        None, "Maximum number of open connections; a request beyond it gets 503.", metavar="N"
+        None,
+        "Maximum number of open connections per worker; a request beyond it gets 503.",
+        metavar="N",
     )
     limit_request_line: int = option(
         8190, "Longest request line in bytes (414 beyond).", metavar="BYTES"

@@ -196,6 +196,7 @@ class Reloader:
         urls: list[str],
         on_event: EventHook | None = None,
         on_serving: Callable[[], None] | None = None,
+        on_stop_accepting: Callable[[], None] | None = None,
     ) -> None:
         if source.spec is None:
             raise ConfigError(
@@ -212,6 +213,7 @@ class Reloader:
         self._urls = urls
         self._on_event = on_event
         self._on_serving = on_serving
+        self._on_stop_accepting = on_stop_accepting
         dirs = config.reload_dirs or (source.app_dir or ".",)
         try:
             # Given globs add to the defaults: excluding node_modules should
@@ -413,6 +415,10 @@ class Reloader:
         if self._stopping and (self._forced or not force):
             return
         self._emit(ShutdownStarted(reason, force))
+        if not self._stopping and self._on_stop_accepting is not None:
+            # The generations close their copies as they drain; closing ours
+            # lets the kernel refuse new connections instead of queueing them.
+            self._on_stop_accepting()
         self._stopping = True
         self._forced = self._forced or force
         grace = CANCEL_GRACE + STOP_SLACK

@@ -44,6 +44,12 @@ from .worker import Worker
 __all__ = ["Server"]
 
 _SHUTDOWN_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+#: Signals that act on a supervisor's workers. With one worker there is no
+#: supervisor; they are caught and explained instead of ending (SIGHUP) or
+#: suspending (SIGTTIN, SIGTTOU) the process.
+_SUPERVISOR_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGHUP", "SIGTTIN", "SIGTTOU") if hasattr(signal, name)
+)
 
 
 class Server:
@@ -141,15 +147,18 @@ class Server:
         """DETECT: find out whether the GIL is enabled and which loop to use."""
         runtime = detect_runtime(self.config.loop)
         self.runtime = runtime
-        if self.config.worker_kind == "auto":
+        plural = "processes" if self.worker_kind == "process" else "threads"
+        if not self.supervised and not self.config.reload:
             why = (
-                "so workers run as processes (the GIL would serialize threads)"
-                if runtime.gil_enabled
-                else "so workers run as threads of this process"
+                "one worker in a thread of this process "
+                f"(several would run as {plural}, see --workers)"
             )
-        else:
-            plural = "processes" if self.worker_kind == "process" else "threads"
+        elif self.config.worker_kind != "auto":
             why = f"workers run as {plural} (--worker-kind {self.worker_kind})"
+        elif runtime.gil_enabled:
+            why = "so workers run as processes (the GIL would serialize threads)"
+        else:
+            why = "so workers run as threads of this process"
         server_logger.info(
             "detect: Python %s, GIL %s, %s; %d worker(s); %s event loop",
             runtime.python,
@@ -193,7 +202,7 @@ class Server:
             # shutdown() ran before the worker existed, so pass it on now.
             worker.request_shutdown(force=force)
         thread = threading.Thread(target=worker.run, name="pounce-worker", daemon=True)
-        with _signals_routed_to(self._on_signal):
+        with _signals_routed_to(self._on_signal, self._on_supervisor_signal):
             thread.start()
             # Wait in short steps: the main thread must come back to Python
             # now and then for its signal handlers to run.
@@ -273,6 +282,7 @@ class Server:
             lifespan=lifespan,
             on_event=self.on_event,
             on_serving=self._on_serving,
+            on_stop_accepting=self.shutdown_sockets,
         )
         with self._lock:
             self._supervisor = supervisor
@@ -296,6 +306,7 @@ class Server:
             urls=self.urls,
             on_event=self.on_event,
             on_serving=self.started.set,
+            on_stop_accepting=self.shutdown_sockets,
         )
         with self._lock:
             self._reloader = reloader
@@ -363,6 +374,13 @@ class Server:
             server_logger.warning("Received %s again: forcing shutdown", name)
             self.shutdown(force=True)
 
+    def _on_supervisor_signal(self, signum: int, frame: FrameType | None) -> None:
+        server_logger.warning(
+            "Received %s: ignored, because one worker runs without a supervisor; start with "
+            "--workers 2 or more (or --worker-kind process) for rolling restarts and scaling",
+            signal.Signals(signum).name,
+        )
+
     def _on_ready(self) -> None:
         runtime = self.runtime
         assert runtime is not None
@@ -395,10 +413,15 @@ class Server:
 
 
 class _signals_routed_to:
-    """Install handlers for SIGINT and SIGTERM in the main thread, restore them after."""
+    """Install the single worker's signal handlers in the main thread, restore them after."""
 
-    def __init__(self, handler: Callable[[int, FrameType | None], Any]) -> None:
+    def __init__(
+        self,
+        handler: Callable[[int, FrameType | None], Any],
+        other: Callable[[int, FrameType | None], Any],
+    ) -> None:
         self._handler = handler
+        self._other = other
         self._previous: dict[int, Any] = {}
 
     def __enter__(self) -> None:
@@ -406,6 +429,8 @@ class _signals_routed_to:
             return  # Embedded in another thread: the embedder calls shutdown().
         for signum in _SHUTDOWN_SIGNALS:
             self._previous[signum] = signal.signal(signum, self._handler)
+        for signum in _SUPERVISOR_SIGNALS:
+            self._previous[signum] = signal.signal(signum, self._other)
 
     def __exit__(self, *exc_info: object) -> None:
         for signum, previous in self._previous.items():

@@ -113,6 +113,7 @@ class Supervisor:
         lifespan: SharedLifespan | None = None,
         on_event: EventHook | None = None,
         on_serving: Callable[[], None] | None = None,
+        on_stop_accepting: Callable[[], None] | None = None,
     ) -> None:
         self.config = config
         self.kind = kind
@@ -123,6 +124,7 @@ class Supervisor:
         self._lifespan = lifespan
         self._on_event = on_event
         self._on_serving = on_serving
+        self._on_stop_accepting = on_stop_accepting
         self._slots: dict[int, _Slot] = {}
         self._draining: list[WorkerHandle] = []
         self._serving = False
@@ -423,6 +425,13 @@ class Supervisor:
         if self._stopping and (self._forced or not force):
             return
         self._emit(ShutdownStarted(reason, force))
+        if not self._stopping:
+            # Once every worker has closed its copy too, the kernel refuses
+            # new connections at once, instead of queueing them for no one.
+            for slot in self._slots.values():
+                close_listeners(slot.owned)
+            if self._on_stop_accepting is not None:
+                self._on_stop_accepting()
         self._stopping = True
         self._forced = self._forced or force
         self._rolling.clear()
