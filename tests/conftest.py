@@ -42,6 +42,8 @@ class RunningServer:
     host: str
     port: int
     errors: list[BaseException]
+    #: The lifecycle events the server reported so far (``pounce_server.events``).
+    events: list[Any]
 
 
 @contextmanager
@@ -51,7 +53,9 @@ def _run_in_thread(app: Any, **options: Any) -> Iterator[RunningServer]:
     options.setdefault("log_level", "warning")
     options.setdefault("timeout_graceful_shutdown", 5.0)
     config = ServerConfig(**options)
-    server = Server(app, config)
+    events: list[Any] = []
+    # list.append is atomic, so the server's threads may call it directly.
+    server = Server(app, config, on_event=events.append)
     errors: list[BaseException] = []
 
     def target() -> None:
@@ -74,7 +78,9 @@ def _run_in_thread(app: Any, **options: Any) -> Iterator[RunningServer]:
     match = re.match(r"http://(.+):(\d+)$", url)
     host, port = (match.group(1), int(match.group(2))) if match else ("", 0)
     try:
-        yield RunningServer(server=server, url=url, host=host, port=port, errors=errors)
+        yield RunningServer(
+            server=server, url=url, host=host, port=port, errors=errors, events=events
+        )
     finally:
         server.shutdown()
         thread.join(30)

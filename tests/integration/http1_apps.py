@@ -1,50 +1,37 @@
-"""ASGI apps and worker probes shared by the HTTP/1.1 integration tests.
+"""ASGI apps without state, shared by the HTTP/1.1 integration tests.
 
-``demo_app`` routes by path to the handful of behaviours most tests need;
-tests with special needs define their own app beside them. The probes run a
-function on the worker's own event loop, because the worker's connection set
-and tasks belong to that loop's thread and must only be read there.
+``demo_app`` routes by path to the handful of behaviours most tests need; the
+other apps each serve one group of tests. They live here, at module level,
+because process workers import the app they serve by name in each child
+process. Keep this module free of heavy imports (pytest, httpx): every
+worker process imports it, once per test.
 """
 
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import json
 from collections.abc import Callable
-from typing import Any, TypeVar
-
-import pytest
+from typing import Any
 
 __all__ = [
-    "LOOPS",
-    "PARSERS",
-    "connection_count",
+    "AppFailure",
+    "delay_by_query_app",
     "demo_app",
+    "failing_app",
+    "half_then_fail_app",
+    "late_body_app",
+    "mismatched_length_app",
     "read_body",
-    "run_on_worker_loop",
     "send_text",
-    "task_count",
+    "server_header_app",
+    "streamed_304_app",
+    "tolerant_echo_app",
 ]
-
-#: The two HTTP/1.1 machines every parsing-sensitive test runs against.
-PARSERS = ("pounce", "h11")
-
-#: The event loops, for tests where transports of the two behave differently.
-LOOPS = (
-    "asyncio",
-    pytest.param(
-        "uvloop",
-        marks=pytest.mark.skipif(
-            importlib.util.find_spec("uvloop") is None, reason="uvloop is not installed"
-        ),
-    ),
-)
 
 Scope = dict[str, Any]
 Receive = Callable[[], Any]
 Send = Callable[[dict[str, Any]], Any]
-T = TypeVar("T")
 
 
 async def read_body(receive: Receive) -> bytes:
@@ -117,28 +104,109 @@ async def demo_app(scope: Scope, receive: Receive, send: Send) -> None:
         await send_text(send, 200, b"hello")
 
 
-def run_on_worker_loop(running: Any, function: Callable[[], T], timeout: float = 5.0) -> T:
-    """Call ``function`` in the thread of the server's worker loop and return its result."""
-    loop: asyncio.AbstractEventLoop = running.server.worker.loop
+async def tolerant_echo_app(scope: Scope, receive: Receive, send: Send) -> None:
+    """Echo the body, and return quietly when the client is gone before its end."""
+    if scope["type"] != "http":
+        return
+    pieces = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return
+        pieces.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    body = b"".join(pieces) or b"fine"
+    headers = [(b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
-    async def call() -> T:
-        return function()
 
-    return asyncio.run_coroutine_threadsafe(call(), loop).result(timeout)
-
-
-def connection_count(running: Any) -> int:
-    """Return the number of open connections of the worker."""
-    context = running.server.worker.context
-    return run_on_worker_loop(running, lambda: len(context.connections))
+class AppFailure(Exception):
+    """The error the failing apps raise, easy to find in a traceback."""
 
 
-def task_count(running: Any) -> int:
-    """Return how many unfinished tasks the worker's loop has, not counting the probe."""
-    loop: asyncio.AbstractEventLoop = running.server.worker.loop
+async def failing_app(scope: Scope, receive: Receive, send: Send) -> None:
+    """Fail at the stage the path names; respond ``ok`` elsewhere."""
+    if scope["type"] != "http":
+        return
+    path = scope["path"]
+    if path == "/before-start":
+        raise AppFailure("failed before the response started")
+    if path == "/after-start":
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        raise AppFailure("failed after the response started")
+    if path == "/mid-body":
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"partial ", "more_body": True})
+        raise AppFailure("failed in the middle of the body")
+    if path == "/no-response":
+        return
+    await send_text(send, 200, b"ok")
 
-    def count() -> int:
-        current = asyncio.current_task()
-        return sum(1 for task in asyncio.all_tasks(loop) if task is not current)
 
-    return run_on_worker_loop(running, count)
+async def half_then_fail_app(scope: Scope, receive: Receive, send: Send) -> None:
+    """Send half a body without a Content-Length, then fail."""
+    if scope["type"] != "http":
+        return
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b"first half", "more_body": True})
+    raise RuntimeError("the app failed mid-response")
+
+
+async def server_header_app(scope: Scope, receive: Receive, send: Send) -> None:
+    """Respond with a Server header of the app's own."""
+    if scope["type"] == "http":
+        await send_text(send, 200, b"mine", [(b"server", b"my-app/2.0")])
+
+
+async def streamed_304_app(scope: Scope, receive: Receive, send: Send) -> None:
+    """Stream an empty 304 on ``/cached`` (more_body, then the end); respond ``next`` elsewhere."""
+    if scope["type"] != "http":
+        return
+    await read_body(receive)
+    if scope["path"] == "/cached":
+        await send({"type": "http.response.start", "status": 304, "headers": [(b"etag", b'"v1"')]})
+        await send({"type": "http.response.body", "body": b"", "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+    else:
+        await send_text(send, 200, b"next")
+
+
+async def late_body_app(scope: Scope, receive: Receive, send: Send) -> None:
+    """Start the response, then read the request body and send ``got <body>``."""
+    if scope["type"] != "http":
+        return
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b"started;", "more_body": True})
+    body = await read_body(receive)
+    await send({"type": "http.response.body", "body": b"got " + body})
+
+
+async def delay_by_query_app(scope: Scope, receive: Receive, send: Send) -> None:
+    """Sleep the seconds in the query string (none without one), then send the path."""
+    if scope["type"] != "http":
+        return
+    await read_body(receive)
+    await asyncio.sleep(float(scope["query_string"] or b"0"))
+    await send_text(send, 200, scope["path"].encode())
+
+
+async def mismatched_length_app(scope: Scope, receive: Receive, send: Send) -> None:
+    """Send a Content-Length the body does not match, in the way the path names."""
+    if scope["type"] != "http":
+        return
+    path = scope["path"]
+    length = [(b"content-length", b"10")]
+    if path == "/short-whole":
+        await send({"type": "http.response.start", "status": 200, "headers": length})
+        await send({"type": "http.response.body", "body": b"hello"})
+    elif path == "/short-streamed":
+        await send({"type": "http.response.start", "status": 200, "headers": length})
+        await send({"type": "http.response.body", "body": b"hello", "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+    elif path == "/trailers-with-length":
+        start = {"type": "http.response.start", "status": 200, "headers": length, "trailers": True}
+        await send(start)
+        await send({"type": "http.response.body", "body": b"0123456789"})
+        await send({"type": "http.response.trailers", "headers": [(b"x-digest", b"abc")]})

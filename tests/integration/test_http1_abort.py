@@ -6,14 +6,7 @@ import socket
 from typing import Any
 
 import pytest
-
-
-async def half_then_fail(scope: dict[str, Any], receive: Any, send: Any) -> None:
-    if scope["type"] != "http":
-        return
-    await send({"type": "http.response.start", "status": 200, "headers": []})
-    await send({"type": "http.response.body", "body": b"first half", "more_body": True})
-    raise RuntimeError("the app failed mid-response")
+from http1_apps import half_then_fail_app
 
 
 def read_all(sock: socket.socket) -> bytes:
@@ -32,7 +25,7 @@ def test_truncated_close_delimited_body_is_reset(serve: Any, parser: str, loop: 
         pytest.importorskip("uvloop")
     # HTTP/1.0 without Content-Length: the body ends where the connection
     # does, so only a reset tells the client the body is incomplete.
-    with serve(half_then_fail, http=parser, loop=loop) as running:
+    with serve(half_then_fail_app, http=parser, loop=loop) as running:
         sock = socket.create_connection(("127.0.0.1", running.port), timeout=5)
         try:
             sock.sendall(b"GET / HTTP/1.0\r\n\r\n")

@@ -11,6 +11,8 @@ import pytest
 from http1_apps import demo_app
 from http1_raw import RawConnection, wait_for
 
+pytestmark = pytest.mark.in_process("the tests read the workers' log records with caplog")
+
 
 def access_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [record.getMessage() for record in caplog.records if record.name == "pounce.access"]

@@ -7,31 +7,10 @@ from typing import Any
 
 import httpx
 import pytest
-from http1_apps import PARSERS, send_text
+from http1_apps import AppFailure, failing_app
+from http1_params import PARSERS
 from http1_raw import RawConnection, wait_for
-
-
-class AppFailure(Exception):
-    """The error the failing apps raise, easy to find in a traceback."""
-
-
-async def failing_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-    """Fail at the stage the path names; respond ``ok`` elsewhere."""
-    if scope["type"] != "http":
-        return
-    path = scope["path"]
-    if path == "/before-start":
-        raise AppFailure("failed before the response started")
-    if path == "/after-start":
-        await send({"type": "http.response.start", "status": 200, "headers": []})
-        raise AppFailure("failed after the response started")
-    if path == "/mid-body":
-        await send({"type": "http.response.start", "status": 200, "headers": []})
-        await send({"type": "http.response.body", "body": b"partial ", "more_body": True})
-        raise AppFailure("failed in the middle of the body")
-    if path == "/no-response":
-        return
-    await send_text(send, 200, b"ok")
+from worker_probes import workers_in_this_process
 
 
 def error_records(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
@@ -49,6 +28,8 @@ def test_exception_before_start_is_500(
     assert response.status_code == 500
     assert response.text == "Internal Server Error"
     assert after.text == "ok"
+    if not workers_in_this_process(running):
+        return  # The records stay in the worker processes.
     errors = error_records(caplog)
     assert [record.name for record in errors] == ["pounce.bridge"]
     assert errors[0].exc_info is not None
@@ -56,6 +37,7 @@ def test_exception_before_start_is_500(
     assert "/before-start" in errors[0].getMessage()
 
 
+@pytest.mark.in_process("the test reads the workers' log records with caplog")
 def test_exception_traceback_in_log_text(serve: Any, caplog: pytest.LogCaptureFixture) -> None:
     with serve(failing_app) as running:
         httpx.get(running.url + "/before-start")
@@ -68,7 +50,8 @@ def test_return_without_response_is_500(serve: Any, caplog: pytest.LogCaptureFix
         response = httpx.get(running.url + "/no-response")
     assert response.status_code == 500
     assert response.text == "Internal Server Error"
-    assert [record.name for record in error_records(caplog)] == ["pounce.bridge"]
+    if workers_in_this_process(running):
+        assert [record.name for record in error_records(caplog)] == ["pounce.bridge"]
 
 
 @pytest.mark.parametrize("parser", PARSERS)
@@ -83,7 +66,8 @@ def test_exception_after_start_cuts_connection(
         # not, because the client would take the response as complete.
         assert not received.endswith(b"0\r\n\r\n")
         assert received == b"" or received.startswith(b"HTTP/1.1 200 OK\r\n")
-        assert wait_for(lambda: any(r.name == "pounce.bridge" for r in error_records(caplog)))
+        if workers_in_this_process(running):
+            assert wait_for(lambda: any(r.name == "pounce.bridge" for r in error_records(caplog)))
         assert httpx.get(running.url).text == "ok"
 
 
@@ -103,6 +87,8 @@ def test_exception_mid_body_is_incomplete(
     assert head.header("transfer-encoding") == "chunked"
     # The chunk that was sent arrives, and the last chunk never does.
     assert rest == b"8\r\npartial \r\n"
+    if not workers_in_this_process(running):
+        return  # The records stay in the worker processes.
     errors = error_records(caplog)
     assert errors
     assert all(record.name == "pounce.bridge" for record in errors)

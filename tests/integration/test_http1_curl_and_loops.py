@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 from http1_apps import demo_app
+from worker_probes import workers_in_this_process, workers_of
 
 CURL = shutil.which("curl")
 needs_curl = pytest.mark.skipif(CURL is None, reason="curl is not installed")
@@ -59,7 +60,10 @@ def test_curl_reuses_connection(serve: Any) -> None:
 def test_uvloop_loop(serve: Any) -> None:
     uvloop = pytest.importorskip("uvloop")
     with serve(demo_app, loop="uvloop") as running:
-        assert isinstance(running.server.worker.loop, uvloop.Loop)
+        if workers_in_this_process(running):
+            loops = [worker.loop for worker in workers_of(running)]
+            assert loops
+            assert all(isinstance(loop, uvloop.Loop) for loop in loops), loops
         with httpx.Client(base_url=running.url) as client:
             assert client.get("/").text == "hello"
             assert client.post("/echo", content=b"x" * 100_000).content == b"x" * 100_000
@@ -69,9 +73,12 @@ def test_uvloop_loop(serve: Any) -> None:
 
 def test_asyncio_loop(serve: Any) -> None:
     with serve(demo_app, loop="asyncio") as running:
-        loop = running.server.worker.loop
-        assert type(loop).__module__.startswith("asyncio")
-        assert isinstance(loop, asyncio.AbstractEventLoop)
+        if workers_in_this_process(running):
+            loops = [worker.loop for worker in workers_of(running)]
+            assert loops
+            for loop in loops:
+                assert type(loop).__module__.startswith("asyncio"), loop
+                assert isinstance(loop, asyncio.AbstractEventLoop)
         with httpx.Client(base_url=running.url) as client:
             assert client.get("/").text == "hello"
             assert client.post("/echo", content=b"x" * 100_000).content == b"x" * 100_000

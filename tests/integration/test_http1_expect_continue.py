@@ -2,39 +2,27 @@
 
 from __future__ import annotations
 
-import asyncio
 import shutil
 import subprocess
-import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
-from http1_apps import PARSERS, demo_app, read_body, send_text
+from cross_process import FileEvent
+from http1_apps import demo_app, late_body_app
+from http1_params import PARSERS
 from http1_raw import RawConnection
+from reporting_apps import GatedEchoApp
 
 CURL = shutil.which("curl")
 
 
-def gated_echo_app(entered: threading.Event, gate: threading.Event) -> Any:
-    """Return an echo app that reads the body only once ``gate`` is set."""
-
-    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            return
-        entered.set()
-        await asyncio.get_running_loop().run_in_executor(None, gate.wait, 10)
-        await send_text(send, 200, await read_body(receive))
-
-    return app
-
-
 @pytest.mark.parametrize("parser", PARSERS)
-def test_continue_sent_when_app_reads(serve: Any, parser: str) -> None:
-    entered, gate = threading.Event(), threading.Event()
+def test_continue_sent_when_app_reads(serve: Any, parser: str, tmp_path: Path) -> None:
+    entered, gate = FileEvent(tmp_path / "entered"), FileEvent(tmp_path / "gate")
     head = b"POST /upload HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 11\r\n\r\n"
     with (
-        serve(gated_echo_app(entered, gate), http=parser) as running,
+        serve(GatedEchoApp(entered, gate), http=parser) as running,
         RawConnection(running.port) as conn,
     ):
         conn.send(head)
@@ -102,17 +90,8 @@ def test_continue_body_sent_without_waiting(serve: Any, parser: str) -> None:
 @pytest.mark.parametrize("parser", PARSERS)
 def test_no_continue_after_final_response(serve: Any, parser: str) -> None:
     """RFC 9110 §15.2: 1xx responses come before the final one, never inside its body."""
-
-    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            return
-        await send({"type": "http.response.start", "status": 200, "headers": []})
-        await send({"type": "http.response.body", "body": b"started;", "more_body": True})
-        body = await read_body(receive)
-        await send({"type": "http.response.body", "body": b"got " + body})
-
     head = b"POST /late HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n"
-    with serve(app, http=parser) as running, RawConnection(running.port) as conn:
+    with serve(late_body_app, http=parser) as running, RawConnection(running.port) as conn:
         conn.send(head)
         response = conn.read_head()
         # RFC 9110 §10.1.1: a client may send the body without a 100.

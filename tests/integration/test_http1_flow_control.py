@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import time
 from collections.abc import Iterator
@@ -10,56 +9,10 @@ from typing import Any
 
 import httpx
 import pytest
-from http1_apps import LOOPS, PARSERS, send_text
+from http1_params import LOOPS, PARSERS
+from streaming_apps import DOWNLOAD_CHUNK, DOWNLOAD_CHUNKS, download_app, pattern, slow_reader_app
 
 UPLOAD_SIZE = 5 * 1024 * 1024
-DOWNLOAD_CHUNK = 64 * 1024
-DOWNLOAD_CHUNKS = 320  # 20 MiB
-
-
-def pattern(size: int) -> bytes:
-    """Return ``size`` bytes that differ by position, so reordering shows."""
-    block = b"".join(i.to_bytes(4, "big") for i in range(size // 4 + 1))
-    return block[:size]
-
-
-async def slow_reader_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-    """Hash the request body, pausing between reads; respond with digest, size and read count."""
-    if scope["type"] != "http":
-        return
-    digest = hashlib.sha256()
-    size = 0
-    reads = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            return
-        digest.update(message["body"])
-        size += len(message["body"])
-        reads += 1
-        if not message.get("more_body", False):
-            break
-        await asyncio.sleep(0.005)
-    await send_text(send, 200, f"{digest.hexdigest()} {size} {reads}".encode())
-
-
-async def download_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-    """Stream 20 MiB of ``pattern`` in 64 KiB pieces."""
-    if scope["type"] != "http":
-        return
-    data = pattern(DOWNLOAD_CHUNK * DOWNLOAD_CHUNKS)
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 200,
-            "headers": [(b"content-type", b"application/octet-stream")],
-        }
-    )
-    view = memoryview(data)
-    for index in range(DOWNLOAD_CHUNKS):
-        piece = view[index * DOWNLOAD_CHUNK : (index + 1) * DOWNLOAD_CHUNK]
-        await send({"type": "http.response.body", "body": bytes(piece), "more_body": True})
-    await send({"type": "http.response.body", "body": b""})
 
 
 @pytest.mark.parametrize("parser", PARSERS)

@@ -2,48 +2,32 @@
 
 from __future__ import annotations
 
-import asyncio
-import queue
 import threading
+from pathlib import Path
 from typing import Any
 
 import pytest
-from http1_apps import send_text
+from cross_process import FileEvent, FileQueue
 from http1_raw import RawConnection
+from reporting_apps import SleepingApp, StragglerApp
 
 
-def sleeping_app(entered: threading.Event, outcome: queue.Queue[str], delay: float) -> Any:
+def sleeping_app(tmp_path: Path, delay: float) -> SleepingApp:
     """Return an app whose ``/slow`` sleeps ``delay`` seconds and reports how it ended."""
-
-    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            return
-        if scope["path"] != "/slow":
-            await send_text(send, 200, b"quick")
-            return
-        entered.set()
-        try:
-            await asyncio.sleep(delay)
-        except asyncio.CancelledError:
-            outcome.put("cancelled")
-            raise
-        outcome.put("finished")
-        await send_text(send, 200, b"slow done")
-
-    return app
+    return SleepingApp(FileEvent(tmp_path / "entered"), FileQueue(tmp_path / "outcome"), delay)
 
 
-def test_in_flight_request_completes(serve: Any) -> None:
-    entered, outcome = threading.Event(), queue.Queue[str]()
-    with serve(sleeping_app(entered, outcome, 1.0)) as running:
+def test_in_flight_request_completes(serve: Any, tmp_path: Path) -> None:
+    app = sleeping_app(tmp_path, 1.0)
+    with serve(app) as running:
         with RawConnection(running.port) as conn:
             conn.request("GET", "/slow")
-            assert entered.wait(5)
+            assert app.entered.wait(5)
             running.server.shutdown()
             response = conn.read_response()
             rest = conn.read_until_closed()
         assert running.server.wait_stopped(10)
-    assert outcome.get(timeout=1) == "finished"
+    assert app.outcome.get(timeout=1) == "finished"
     assert response.status == 200
     assert response.body == b"slow done"
     # RFC 9112 §9.6: the response announces that the server closes the connection.
@@ -51,9 +35,9 @@ def test_in_flight_request_completes(serve: Any) -> None:
     assert rest == b""
 
 
-def test_idle_connections_closed(serve: Any) -> None:
-    entered, outcome = threading.Event(), queue.Queue[str]()
-    with serve(sleeping_app(entered, outcome, 1.0), timeout_keep_alive=30.0) as running:
+def test_idle_connections_closed(serve: Any, tmp_path: Path) -> None:
+    app = sleeping_app(tmp_path, 1.0)
+    with serve(app, timeout_keep_alive=30.0) as running:
         with RawConnection(running.port) as idle, RawConnection(running.port) as silent:
             idle.request("GET", "/")
             assert idle.read_response().body == b"quick"
@@ -63,11 +47,11 @@ def test_idle_connections_closed(serve: Any) -> None:
         assert running.server.wait_stopped(10)
 
 
-def test_no_new_connections_while_draining(serve: Any) -> None:
-    entered, outcome = threading.Event(), queue.Queue[str]()
-    with serve(sleeping_app(entered, outcome, 1.0)) as running, RawConnection(running.port) as conn:
+def test_no_new_connections_while_draining(serve: Any, tmp_path: Path) -> None:
+    app = sleeping_app(tmp_path, 1.0)
+    with serve(app) as running, RawConnection(running.port) as conn:
         conn.request("GET", "/slow")
-        assert entered.wait(5)
+        assert app.entered.wait(5)
         running.server.shutdown()
         # The listening socket is closed once shutdown begins.
         with pytest.raises(ConnectionRefusedError):
@@ -77,39 +61,26 @@ def test_no_new_connections_while_draining(serve: Any) -> None:
         assert conn.read_response().body == b"slow done"
 
 
-def test_straggler_cancelled_after_grace_period(serve: Any) -> None:
-    entered, outcome = threading.Event(), queue.Queue[str]()
+def test_straggler_cancelled_after_grace_period(serve: Any, tmp_path: Path) -> None:
+    app = sleeping_app(tmp_path, 30.0)
     with (
-        serve(sleeping_app(entered, outcome, 30.0), timeout_graceful_shutdown=1.0) as running,
+        serve(app, timeout_graceful_shutdown=1.0) as running,
         RawConnection(running.port) as conn,
     ):
         conn.request("GET", "/slow")
-        assert entered.wait(5)
+        assert app.entered.wait(5)
         running.server.shutdown()
         assert running.server.wait_stopped(8), "shutdown did not finish after the grace period"
         received = conn.read_until_closed(timeout=5)
-    assert outcome.get(timeout=1) == "cancelled"
+    assert app.outcome.get(timeout=1) == "cancelled"
     assert received == b""
 
 
-def test_straggler_waiting_on_receive_hears_disconnect(serve: Any) -> None:
-    entered, outcome = threading.Event(), queue.Queue[str]()
-
-    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            return
-        await receive()
-        entered.set()
-        try:
-            message = await receive()
-        except asyncio.CancelledError:
-            outcome.put("cancelled")
-            raise
-        outcome.put(message["type"])
-
+def test_straggler_waiting_on_receive_hears_disconnect(serve: Any, tmp_path: Path) -> None:
+    app = StragglerApp(FileEvent(tmp_path / "entered"), FileQueue(tmp_path / "outcome"))
     with serve(app, timeout_graceful_shutdown=1.0) as running, RawConnection(running.port) as conn:
         conn.request("POST", "/poll", body=b"x")
-        assert entered.wait(5)
+        assert app.entered.wait(5)
         running.server.shutdown()
         assert running.server.wait_stopped(8)
-    assert outcome.get(timeout=1) in ("http.disconnect", "cancelled")
+    assert app.outcome.get(timeout=1) in ("http.disconnect", "cancelled")

@@ -8,15 +8,24 @@ bounds below leave room on top of that for a loaded test machine.
 from __future__ import annotations
 
 import asyncio
-import queue
 import select
 import socket
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
-from http1_apps import LOOPS, PARSERS, connection_count, demo_app, send_text, task_count
+from cross_process import FileQueue
+from http1_apps import delay_by_query_app, demo_app
+from http1_params import LOOPS, PARSERS
 from http1_raw import RawConnection, build_request, wait_for
+from reporting_apps import (
+    BodyCountingApp,
+    PathRecordingApp,
+    ReceiveTwiceApp,
+    StreamUntilDisconnectApp,
+)
+from worker_probes import connection_count, task_count, workers_in_this_process
 
 
 @pytest.fixture(params=PARSERS)
@@ -66,7 +75,8 @@ def test_slowloris_closed_at_head_deadline(serve: Any, parser: str, loop: str) -
                     break
         # The connection still counts while the last bytes come in; the
         # worker drops it once it is closed.
-        assert wait_for(lambda: connection_count(running) == 0)
+        if workers_in_this_process(running):
+            assert wait_for(lambda: connection_count(running) == 0)
     assert closed_at is not None, "the server kept a trickling head past timeout_header"
     assert received == b"" or received.startswith(b"HTTP/1.1 408 ")
     assert 1.0 <= closed_at <= 3.5
@@ -107,18 +117,14 @@ def test_request_within_keep_alive_served(serve: Any, parser: str) -> None:
 
 def test_slow_app_not_timed_out(serve: Any, parser: str) -> None:
     """No deadline applies while the app works, however short the timeouts."""
-
-    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "http":
-            await asyncio.sleep(2.0)
-            await send_text(send, 200, b"late")
-
     with (
-        serve(app, http=parser, timeout_keep_alive=0.5, timeout_header=0.5) as running,
+        serve(
+            delay_by_query_app, http=parser, timeout_keep_alive=0.5, timeout_header=0.5
+        ) as running,
         RawConnection(running.port) as conn,
     ):
-        conn.request("GET", "/")
-        assert conn.read_response().body == b"late"
+        conn.request("GET", "/late?2.0")
+        assert conn.read_response().body == b"/late"
 
 
 # Half-closed and vanishing clients.
@@ -126,17 +132,15 @@ def test_slow_app_not_timed_out(serve: Any, parser: str) -> None:
 
 @pytest.mark.parametrize("loop", LOOPS)
 def test_half_close_after_request_gets_response(serve: Any, parser: str, loop: str) -> None:
-    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "http":
-            await asyncio.sleep(0.2)
-            await send_text(send, 200, b"after the half-close")
-
-    with serve(app, http=parser, loop=loop) as running, RawConnection(running.port) as conn:
-        conn.request("GET", "/")
+    with (
+        serve(delay_by_query_app, http=parser, loop=loop) as running,
+        RawConnection(running.port) as conn,
+    ):
+        conn.request("GET", "/after-half-close?0.2")
         conn.sock.shutdown(socket.SHUT_WR)
         response = conn.read_response()
         rest = conn.read_until_closed()
-    assert response.body == b"after the half-close"
+    assert response.body == b"/after-half-close"
     assert rest == b""
 
 
@@ -152,70 +156,36 @@ def test_half_close_streamed_response(serve: Any, parser: str, loop: str) -> Non
 
 
 @pytest.mark.parametrize("loop", LOOPS)
-def test_disconnect_mid_request_body(serve: Any, parser: str, loop: str) -> None:
-    outcome: queue.Queue[str] = queue.Queue()
-
-    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            return
-        received = 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                outcome.put(f"http.disconnect after {received} bytes")
-                return
-            received += len(message["body"])
-            if not message.get("more_body", False):
-                outcome.put("body complete")
-                await send_text(send, 200, b"unexpected")
-                return
-
+def test_disconnect_mid_request_body(serve: Any, parser: str, loop: str, tmp_path: Path) -> None:
+    app = BodyCountingApp(FileQueue(tmp_path / "outcome"))
     with serve(app, http=parser, loop=loop) as running:
         with RawConnection(running.port) as conn:
             conn.send(build_request("POST", "/upload", body=b"x" * 100_000)[:-99_000])
             time.sleep(0.2)
-        assert outcome.get(timeout=5) == "http.disconnect after 1000 bytes"
-        assert wait_for(lambda: connection_count(running) == 0)
+        assert app.outcome.get(timeout=5) == "http.disconnect after 1000 bytes"
+        if workers_in_this_process(running):
+            assert wait_for(lambda: connection_count(running) == 0)
 
 
 @pytest.mark.parametrize("loop", LOOPS)
-def test_disconnect_while_app_waits_after_body(serve: Any, parser: str, loop: str) -> None:
+def test_disconnect_while_app_waits_after_body(
+    serve: Any, parser: str, loop: str, tmp_path: Path
+) -> None:
     """An app that listens for the disconnect (long polling) hears it."""
-    outcome: queue.Queue[str] = queue.Queue()
-
-    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            return
-        first = await receive()
-        second = await receive()
-        outcome.put(f"{first['type']} then {second['type']}")
+    app = ReceiveTwiceApp(FileQueue(tmp_path / "outcome"))
 
     with serve(app, http=parser, loop=loop) as running:
         with RawConnection(running.port) as conn:
             conn.request("POST", "/poll", body=b"hi")
             time.sleep(0.2)
-        assert outcome.get(timeout=5) == "http.request then http.disconnect"
+        assert app.outcome.get(timeout=5) == "http.request then http.disconnect"
 
 
 @pytest.mark.parametrize("loop", LOOPS)
-def test_disconnect_mid_streaming_response(serve: Any, parser: str, loop: str) -> None:
-    outcome: queue.Queue[str] = queue.Queue()
-
-    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            return
-        await send({"type": "http.response.start", "status": 200, "headers": []})
-        chunk = b"z" * 16384
-        try:
-            # Bounded: 80 MB at most, far more than the socket buffers hold.
-            for _ in range(5000):
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
-                await asyncio.sleep(0)
-        except OSError as exc:
-            outcome.put(f"send raised {type(exc).__name__}")
-            raise
-        outcome.put("all chunks sent")
-        await send({"type": "http.response.body", "body": b""})
+def test_disconnect_mid_streaming_response(
+    serve: Any, parser: str, loop: str, tmp_path: Path
+) -> None:
+    app = StreamUntilDisconnectApp(FileQueue(tmp_path / "outcome"))
 
     with serve(app, http=parser, loop=loop) as running:
         with RawConnection(running.port) as conn:
@@ -223,11 +193,13 @@ def test_disconnect_mid_streaming_response(serve: Any, parser: str, loop: str) -
             head = conn.read_head()
             assert head.status == 200
             conn.sock.recv(65536)
-        assert outcome.get(timeout=10) == "send raised ClientDisconnected"
-        assert wait_for(lambda: connection_count(running) == 0)
+        assert app.outcome.get(timeout=10) == "send raised ClientDisconnected"
+        if workers_in_this_process(running):
+            assert wait_for(lambda: connection_count(running) == 0)
 
 
 @pytest.mark.parametrize("loop", LOOPS)
+@pytest.mark.in_process("the test counts the workers' connections and tasks")
 def test_abrupt_disconnects_leave_nothing_behind(serve: Any, parser: str, loop: str) -> None:
     """Two hundred clients that vanish at every stage leave no connection and no task."""
 
@@ -272,14 +244,8 @@ def test_abrupt_disconnects_leave_nothing_behind(serve: Any, parser: str, loop: 
 # Request bodies the app did not read.
 
 
-def test_unread_small_body_is_drained(serve: Any, parser: str) -> None:
-    paths: list[str] = []
-
-    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "http":
-            paths.append(scope["path"])
-            await send_text(send, 200, b"answered " + scope["path"].encode())
-
+def test_unread_small_body_is_drained(serve: Any, parser: str, tmp_path: Path) -> None:
+    app = PathRecordingApp(FileQueue(tmp_path / "paths"))
     smuggled = build_request("GET", "/smuggled")
     with serve(app, http=parser) as running, RawConnection(running.port) as conn:
         conn.send(build_request("POST", "/first", body=smuggled))
@@ -288,17 +254,13 @@ def test_unread_small_body_is_drained(serve: Any, parser: str) -> None:
         second = conn.read_response()
     assert first.body == b"answered /first"
     assert second.body == b"answered /second"
-    assert paths == ["/first", "/second"]
+    assert app.paths.items() == ["/first", "/second"]
 
 
-def test_unread_body_sent_after_response_is_drained(serve: Any, parser: str) -> None:
-    paths: list[str] = []
-
-    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "http":
-            paths.append(scope["path"])
-            await send_text(send, 200, b"answered " + scope["path"].encode())
-
+def test_unread_body_sent_after_response_is_drained(
+    serve: Any, parser: str, tmp_path: Path
+) -> None:
+    app = PathRecordingApp(FileQueue(tmp_path / "paths"))
     smuggled = build_request("GET", "/smuggled")
     chunked_head = b"POST /chunked HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
     with serve(app, http=parser) as running, RawConnection(running.port) as conn:
@@ -311,7 +273,7 @@ def test_unread_body_sent_after_response_is_drained(serve: Any, parser: str) -> 
         conn.send(b"%x\r\n%s\r\n0\r\n\r\n" % (len(smuggled), smuggled))
         conn.request("GET", "/last")
         assert conn.read_response().body == b"answered /last"
-    assert paths == ["/first", "/chunked", "/last"]
+    assert app.paths.items() == ["/first", "/chunked", "/last"]
 
 
 def test_unread_large_body_closes(serve: Any, parser: str) -> None:

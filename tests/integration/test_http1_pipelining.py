@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import pytest
-from http1_apps import PARSERS, demo_app, read_body, send_text
+from http1_apps import delay_by_query_app, demo_app
+from http1_params import PARSERS
 from http1_raw import RawConnection, build_request
 
 
@@ -36,17 +36,8 @@ def test_pipelined_requests_answered_in_order(serve: Any, parser: str) -> None:
 @pytest.mark.parametrize("parser", PARSERS)
 def test_pipelined_slow_first_request_keeps_order(serve: Any, parser: str) -> None:
     """A request that takes longer than the ones behind it still gets the first response."""
-
-    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            return
-        await read_body(receive)
-        delay = float(scope["query_string"] or b"0")
-        await asyncio.sleep(delay)
-        await send_text(send, 200, scope["path"].encode())
-
     paths = [("/a", "0.3"), ("/b", "0"), ("/c", "0.1"), ("/d", "0")]
-    with serve(app, http=parser) as running, RawConnection(running.port) as conn:
+    with serve(delay_by_query_app, http=parser) as running, RawConnection(running.port) as conn:
         conn.send(b"".join(build_request("GET", f"{path}?{delay}") for path, delay in paths))
         bodies = [conn.read_response().body for _ in paths]
     assert bodies == [b"/a", b"/b", b"/c", b"/d"]

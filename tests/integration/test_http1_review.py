@@ -14,37 +14,29 @@ import gc
 import queue
 import socket
 import threading
-import time
+from pathlib import Path
 from typing import Any
 
 import pytest
-from http1_apps import LOOPS, PARSERS, read_body, run_on_worker_loop, send_text, task_count
+from cross_process import FileEvent, FileQueue
+from http1_apps import delay_by_query_app, mismatched_length_app, send_text
+from http1_params import LOOPS, PARSERS
 from http1_raw import RawConnection, build_request, wait_for
+from reporting_apps import (
+    BackgroundWorkApp,
+    ConcurrentReceiveApp,
+    LongPollApp,
+    LoopBlockingApp,
+    PipelinedEchoApp,
+    SendWithTimeoutApp,
+    TimedOutReceiveApp,
+)
+from worker_probes import run_on_worker_loop, task_count, workers_of
 
 Scope = dict[str, Any]
 
 
 # Responses the machine rejects.
-
-
-async def _mismatched_length_app(scope: Scope, receive: Any, send: Any) -> None:
-    """Send a Content-Length the body does not match, in the way the path names."""
-    if scope["type"] != "http":
-        return
-    path = scope["path"]
-    length = [(b"content-length", b"10")]
-    if path == "/short-whole":
-        await send({"type": "http.response.start", "status": 200, "headers": length})
-        await send({"type": "http.response.body", "body": b"hello"})
-    elif path == "/short-streamed":
-        await send({"type": "http.response.start", "status": 200, "headers": length})
-        await send({"type": "http.response.body", "body": b"hello", "more_body": True})
-        await send({"type": "http.response.body", "body": b""})
-    elif path == "/trailers-with-length":
-        start = {"type": "http.response.start", "status": 200, "headers": length, "trailers": True}
-        await send(start)
-        await send({"type": "http.response.body", "body": b"0123456789"})
-        await send({"type": "http.response.trailers", "headers": [(b"x-digest", b"abc")]})
 
 
 @pytest.mark.parametrize("parser", PARSERS)
@@ -63,7 +55,7 @@ def test_rejected_response_closes_connection(
     serve: Any, parser: str, path: str, sent_before_close: bytes
 ) -> None:
     """A last body piece or trailers the machine rejects must not leave the client waiting."""
-    with serve(_mismatched_length_app, http=parser) as running, RawConnection(running.port) as conn:
+    with serve(mismatched_length_app, http=parser) as running, RawConnection(running.port) as conn:
         conn.request("GET", path)
         received = conn.read_until_closed()
     assert received.endswith(sent_before_close)
@@ -74,119 +66,37 @@ def test_rejected_response_closes_connection(
 # Waits that an app gives up on.
 
 
-def _outcome_of(awaitable_name: str, error: BaseException) -> str:
-    return f"{awaitable_name}: {type(error).__name__}"
-
-
-def _disconnect_after_timed_out_receive(outcomes: queue.Queue[str]) -> Any:
-    """Return an app that gives up on one ``receive()`` while another waits for the disconnect."""
-
-    async def wait_for_disconnect(receive: Any) -> str:
-        try:
-            message = await asyncio.wait_for(receive(), 10)
-        except BaseException as exc:
-            return _outcome_of("receive", exc)
-        return str(message["type"])
-
-    async def app(scope: Scope, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            return
-        await receive()  # The empty body.
-        listener = asyncio.ensure_future(wait_for_disconnect(receive))
-        await asyncio.sleep(0)
-        # A common way to ask "has the client gone?" without blocking.
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(receive(), 0.05)
-        await send({"type": "http.response.start", "status": 200, "headers": []})
-        await send({"type": "http.response.body", "body": b"first", "more_body": True})
-        outcomes.put(await wait_for_disconnect(receive))
-        outcomes.put(await listener)
-
-    return app
-
-
-def test_receive_after_timed_out_receive(serve: Any) -> None:
+def test_receive_after_timed_out_receive(serve: Any, tmp_path: Path) -> None:
     """Cancelling one wait for the disconnect must not break the others."""
-    outcomes: queue.Queue[str] = queue.Queue()
-    app = _disconnect_after_timed_out_receive(outcomes)
+    app = TimedOutReceiveApp(FileQueue(tmp_path / "outcome"))
     with serve(app) as running:
         with RawConnection(running.port) as conn:
             conn.request("GET", "/")
             head = conn.read_head()
             assert head.status == 200
         # The app's own second wait, then the task that waited all along.
-        assert outcomes.get(timeout=5) == "http.disconnect"
-        assert outcomes.get(timeout=5) == "http.disconnect"
+        assert app.outcome.get(timeout=5) == "http.disconnect"
+        assert app.outcome.get(timeout=5) == "http.disconnect"
 
 
-def test_concurrent_receive_gets_body(serve: Any) -> None:
+def test_concurrent_receive_gets_body(serve: Any, tmp_path: Path) -> None:
     """Two tasks in ``receive()`` while the body is on its way must both return."""
-    outcomes: queue.Queue[str] = queue.Queue()
-    waiting = threading.Event()
-
-    async def app(scope: Scope, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            return
-        first = asyncio.ensure_future(receive())
-        second = asyncio.ensure_future(receive())
-        await asyncio.sleep(0)
-        waiting.set()
-        done, pending = await asyncio.wait({first, second}, timeout=3)
-        for task in pending:
-            task.cancel()
-        outcomes.put(f"{len(done)} returned")
-        bodies = sorted(task.result()["body"] for task in done)
-        body = b"|".join(bodies)
-        length = str(len(body)).encode()
-        await send(
-            {"type": "http.response.start", "status": 200, "headers": [(b"content-length", length)]}
-        )
-        await send({"type": "http.response.body", "body": body})
-
+    app = ConcurrentReceiveApp(FileEvent(tmp_path / "waiting"), FileQueue(tmp_path / "outcome"))
     with serve(app) as running, RawConnection(running.port) as conn:
         conn.send(b"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 4\r\n\r\n")
-        assert waiting.wait(5)
+        assert app.waiting.wait(5)
         conn.send(b"data")
         response = conn.read_response()
-        assert outcomes.get(timeout=5) == "2 returned"
+        assert app.outcome.get(timeout=5) == "2 returned"
     assert response.status == 200
     # One reader gets the body, the other the empty end of it.
     assert response.body == b"|data"
 
 
-def _send_with_timeout_app(outcomes: queue.Queue[str]) -> Any:
-    """Return an app that streams with a timeout on each send, and sends again after one."""
-
-    async def app(scope: Scope, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            return
-        await send({"type": "http.response.start", "status": 200, "headers": []})
-        chunk = {"type": "http.response.body", "body": b"x" * 65536, "more_body": True}
-        for _ in range(2000):
-            try:
-                await asyncio.wait_for(send(chunk), 0.2)
-            except TimeoutError:
-                break
-        else:
-            outcomes.put("the client never stopped reading")
-            return
-        # The client is slow, not gone: a second try must time out the same way.
-        try:
-            await asyncio.wait_for(send(chunk), 0.2)
-        except BaseException as exc:
-            outcomes.put(_outcome_of("send", exc))
-            if not isinstance(exc, TimeoutError):
-                raise
-            return
-        outcomes.put("send: completed")
-
-    return app
-
-
-def test_send_after_timed_out_send(serve: Any) -> None:
+def test_send_after_timed_out_send(serve: Any, tmp_path: Path) -> None:
     """Cancelling one wait for the write buffer to drain must not break the next one."""
-    outcomes: queue.Queue[str] = queue.Queue()
-    with serve(_send_with_timeout_app(outcomes)) as running:
+    app = SendWithTimeoutApp(FileQueue(tmp_path / "outcome"))
+    with serve(app) as running:
         client = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         with client:
             # A small receive buffer fills soon, since the test never reads.
@@ -194,36 +104,27 @@ def test_send_after_timed_out_send(serve: Any) -> None:
             client.settimeout(5)
             client.connect(("127.0.0.1", running.port))
             client.sendall(build_request("GET", "/"))
-            assert outcomes.get(timeout=10) == "send: TimeoutError"
+            assert app.outcome.get(timeout=10) == "send: TimeoutError"
 
 
 # Pipelined requests and the socket.
 
 
+def reading_paused(worker: Any) -> bool:
+    """Return whether any connection of ``worker`` has stopped reading."""
+    context = worker.context
+    return run_on_worker_loop(worker, lambda: any(c._reading_paused for c in context.connections))
+
+
 @pytest.mark.parametrize("parser", PARSERS)
 @pytest.mark.parametrize("loop", LOOPS)
-def test_pipelined_body_arriving_late(serve: Any, parser: str, loop: str) -> None:
+def test_pipelined_body_arriving_late(serve: Any, parser: str, loop: str, tmp_path: Path) -> None:
     """Body bytes read after the first response, before the pipelined request starts, count."""
-    entered = threading.Event()
-
-    async def app(scope: Scope, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            return
-        if scope["path"] == "/first":
-            entered.set()
-            # Block the loop while the rest of the second body arrives, then
-            # respond in the same loop pass that reads it.
-            time.sleep(0.5)
-            await asyncio.sleep(0)
-            await send_text(send, 200, b"first")
-            return
-        body = await asyncio.wait_for(read_body(receive), 3)
-        await send_text(send, 200, body)
-
+    app = PipelinedEchoApp(FileEvent(tmp_path / "entered"))
     second_head = b"POST /echo HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 8\r\n\r\n"
     with serve(app, http=parser, loop=loop) as running, RawConnection(running.port) as conn:
         conn.send(build_request("GET", "/first") + second_head + b"half")
-        assert entered.wait(5)
+        assert app.entered.wait(5)
         conn.send(b"full")
         first = conn.read_response()
         second = conn.read_response()
@@ -233,6 +134,7 @@ def test_pipelined_body_arriving_late(serve: Any, parser: str, loop: str) -> Non
 
 
 @pytest.mark.parametrize("loop", LOOPS)
+@pytest.mark.in_process("the test reads the worker's connection state and counts its tasks")
 def test_pipelined_request_after_reset(serve: Any, loop: str) -> None:
     """A pipelined request must not start once its connection is gone."""
     outcomes: queue.Queue[str] = queue.Queue()
@@ -261,12 +163,7 @@ def test_pipelined_request_after_reset(serve: Any, loop: str) -> None:
         # While the first request runs, the server keeps the second and stops
         # reading, so only the first response's write can find the reset.
         conn.request("GET", "/second")
-        context = running.server.worker.context
-        assert wait_for(
-            lambda: run_on_worker_loop(
-                running, lambda: any(c._reading_paused for c in context.connections)
-            )
-        )
+        assert wait_for(lambda: any(reading_paused(worker) for worker in workers_of(running)))
         conn.reset()
         reset.set()
         assert outcomes.get(timeout=5) == "first: sent"
@@ -278,6 +175,7 @@ def test_pipelined_request_after_reset(serve: Any, loop: str) -> None:
 # Graceful shutdown.
 
 
+@pytest.mark.in_process("the app watches its worker's context for the shutdown")
 def test_shutdown_after_start_sends_close(serve: Any) -> None:
     """A head held back when shutdown begins still announces the close."""
     entered = threading.Event()
@@ -288,7 +186,10 @@ def test_shutdown_after_start_sends_close(serve: Any) -> None:
             return
         await send({"type": "http.response.start", "status": 200, "headers": []})
         entered.set()
-        context = servers[0].worker.context
+        # The worker whose loop runs this app.
+        loop = asyncio.get_running_loop()
+        worker = next(worker for worker in workers_of(servers[0]) if worker.loop is loop)
+        context = worker.context
         for _ in range(500):
             if context.shutting_down:
                 break
@@ -296,7 +197,7 @@ def test_shutdown_after_start_sends_close(serve: Any) -> None:
         await send({"type": "http.response.body", "body": b"done"})
 
     with serve(app) as running, RawConnection(running.port) as conn:
-        servers.append(running.server)
+        servers.append(running)
         conn.request("GET", "/")
         assert entered.wait(5)
         running.server.shutdown()
@@ -308,24 +209,12 @@ def test_shutdown_after_start_sends_close(serve: Any) -> None:
     assert rest == b""
 
 
-def test_shutdown_answers_pipelined_request(serve: Any) -> None:
+def test_shutdown_answers_pipelined_request(serve: Any, tmp_path: Path) -> None:
     """A pipelined request already parsed when shutdown begins gets its response, then the close."""
-    entered = threading.Event()
-
-    async def app(scope: Scope, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            return
-        if scope["path"] == "/first":
-            entered.set()
-            # Block the loop while the test requests the shutdown, then let
-            # it begin in the same loop pass that starts the second request.
-            time.sleep(0.5)
-            await asyncio.sleep(0)
-        await send_text(send, 200, scope["path"].encode())
-
+    app = LoopBlockingApp(FileEvent(tmp_path / "entered"))
     with serve(app, loop="asyncio") as running, RawConnection(running.port) as conn:
         conn.send(build_request("GET", "/first") + build_request("GET", "/second"))
-        assert entered.wait(5)
+        assert app.entered.wait(5)
         running.server.shutdown()
         first = conn.read_response()
         second = conn.read_response()
@@ -337,58 +226,51 @@ def test_shutdown_answers_pipelined_request(serve: Any) -> None:
     assert rest == b""
 
 
-def _background_work_app(events: queue.Queue[str], seconds: float) -> Any:
-    """Return an app that works ``seconds`` after each response and reports lifespan shutdown."""
+def events_of_working_process(events: FileQueue) -> list[str]:
+    """Return the events of the process that did the background work, in order.
 
-    async def app(scope: Scope, receive: Any, send: Any) -> None:
-        if scope["type"] == "lifespan":
-            while True:
-                message = await receive()
-                if message["type"] == "lifespan.startup":
-                    await send({"type": "lifespan.startup.complete"})
-                else:
-                    events.put("lifespan shutdown")
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
-        await send_text(send, 200, b"accepted")
-        # Work after the response, as background tasks of frameworks do.
-        try:
-            await asyncio.sleep(seconds)
-        except asyncio.CancelledError:
-            events.put("background work cancelled")
-            raise
-        events.put("background work finished")
-
-    return app
+    Process workers each run lifespan, so the other processes' lifespan
+    shutdown may come before the work ends. Only the order within the
+    process that worked counts. Thread workers share one lifespan, which
+    runs in the process of every worker.
+    """
+    lines = [line.split(" ", 1) for line in events.items()]
+    working = {pid for pid, event in lines if event.startswith("background work")}
+    assert len(working) == 1, lines
+    return [event for pid, event in lines if pid in working]
 
 
-def test_shutdown_waits_for_work_after_response(serve: Any) -> None:
+def test_shutdown_waits_for_work_after_response(serve: Any, tmp_path: Path) -> None:
     """An app still running after its response finishes before lifespan shutdown."""
-    events: queue.Queue[str] = queue.Queue()
-    with serve(_background_work_app(events, 0.5)) as running:
+    app = BackgroundWorkApp(FileQueue(tmp_path / "events"), 0.5)
+    with serve(app) as running:
         with RawConnection(running.port) as conn:
             conn.request("GET", "/")
             assert conn.read_response().body == b"accepted"
         running.server.shutdown()
         assert running.server.wait_stopped(10)
-    assert events.get(timeout=1) == "background work finished"
-    assert events.get(timeout=1) == "lifespan shutdown"
+    assert events_of_working_process(app.events) == [
+        "background work finished",
+        "lifespan shutdown",
+    ]
 
 
-def test_shutdown_cancels_work_past_grace(serve: Any) -> None:
+def test_shutdown_cancels_work_past_grace(serve: Any, tmp_path: Path) -> None:
     """Work that outlasts the grace period is cancelled before lifespan shutdown."""
-    events: queue.Queue[str] = queue.Queue()
-    app = _background_work_app(events, 30)
+    app = BackgroundWorkApp(FileQueue(tmp_path / "events"), 30)
     with serve(app, timeout_graceful_shutdown=0.5) as running:
         with RawConnection(running.port) as conn:
             conn.request("GET", "/")
             assert conn.read_response().body == b"accepted"
         running.server.shutdown()
         assert running.server.wait_stopped(10)
-    assert events.get(timeout=1) == "background work cancelled"
-    assert events.get(timeout=1) == "lifespan shutdown"
+    assert events_of_working_process(app.events) == [
+        "background work cancelled",
+        "lifespan shutdown",
+    ]
 
 
+@pytest.mark.in_process("the test reads asyncio's log records with caplog")
 def test_shutdown_ends_with_task_ignoring_cancel(
     serve: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -424,42 +306,21 @@ def test_shutdown_ends_with_task_ignoring_cancel(
 
 
 @pytest.mark.parametrize("parser", PARSERS)
-def test_eof_after_extra_bytes_reaches_app(serve: Any, parser: str) -> None:
+def test_eof_after_extra_bytes_reaches_app(serve: Any, parser: str, tmp_path: Path) -> None:
     """A client that leaves after bytes beyond its request is still heard leaving."""
-    outcomes: queue.Queue[str] = queue.Queue()
-
-    async def app(scope: Scope, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            return
-        await read_body(receive)
-        # A long poll: nothing to send until the client goes away.
-        try:
-            message = await asyncio.wait_for(receive(), 5)
-        except TimeoutError:
-            outcomes.put("no disconnect within 5 seconds")
-            return
-        outcomes.put(str(message["type"]))
-
+    app = LongPollApp(FileEvent(tmp_path / "entered"), FileQueue(tmp_path / "outcome"))
     with serve(app, http=parser) as running, RawConnection(running.port) as conn:
         # Some clients end a POST body with an extra CRLF.
         conn.send(build_request("POST", "/poll", body=b"x") + b"\r\n")
         conn.sock.shutdown(socket.SHUT_WR)
-        assert outcomes.get(timeout=10) == "http.disconnect"
+        assert app.outcome.get(timeout=10) == "http.disconnect"
 
 
 @pytest.mark.parametrize("parser", PARSERS)
 def test_half_close_after_pipeline_answers_all(serve: Any, parser: str) -> None:
     """Hearing the EOF early must not drop the pipelined requests a half-closed client sent."""
-
-    async def app(scope: Scope, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            return
-        if scope["path"] == "/slow":
-            await asyncio.sleep(0.2)
-        await send_text(send, 200, scope["path"].encode())
-
-    with serve(app, http=parser) as running, RawConnection(running.port) as conn:
-        conn.send(build_request("GET", "/slow") + build_request("GET", "/next"))
+    with serve(delay_by_query_app, http=parser) as running, RawConnection(running.port) as conn:
+        conn.send(build_request("GET", "/slow?0.2") + build_request("GET", "/next"))
         conn.sock.shutdown(socket.SHUT_WR)
         first = conn.read_response()
         second = conn.read_response()
@@ -470,29 +331,13 @@ def test_half_close_after_pipeline_answers_all(serve: Any, parser: str) -> None:
 
 
 @pytest.mark.parametrize("loop", LOOPS)
-def test_eof_after_pipelined_request_reaches_app(serve: Any, loop: str) -> None:
+def test_eof_after_pipelined_request_reaches_app(serve: Any, loop: str, tmp_path: Path) -> None:
     """Holding a pipelined request back must not hide the client leaving from a long poll."""
-    outcomes: queue.Queue[str] = queue.Queue()
-    entered = threading.Event()
-
-    async def app(scope: Scope, receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or scope["path"] != "/poll":
-            if scope["type"] == "http":
-                await send_text(send, 200, b"next")
-            return
-        await read_body(receive)
-        entered.set()
-        try:
-            message = await asyncio.wait_for(receive(), 5)
-        except TimeoutError:
-            outcomes.put("no disconnect within 5 seconds")
-            return
-        outcomes.put(str(message["type"]))
-
+    app = LongPollApp(FileEvent(tmp_path / "entered"), FileQueue(tmp_path / "outcome"))
     with serve(app, loop=loop) as running, RawConnection(running.port) as conn:
         conn.request("GET", "/poll")
-        assert entered.wait(5)
+        assert app.entered.wait(5)
         # Arrives while the long poll runs, so the server keeps it back.
         conn.request("GET", "/next")
         conn.close()
-        assert outcomes.get(timeout=10) == "http.disconnect"
+        assert app.outcome.get(timeout=10) == "http.disconnect"
