@@ -50,10 +50,11 @@ def configure_logging(level: str) -> None:
 
 
 class _Formatter(logging.Formatter):
-    """Name the worker a line comes from, when it comes from one.
+    """Name the worker (and the --reload generation) a line comes from.
 
-    Worker threads and worker processes are named ``pounce-worker-N``, so
-    with several workers each line says which one wrote it.
+    Worker threads and worker processes are named ``pounce-worker-N`` and
+    generation processes ``pounce-generation-N``, so with several workers
+    each line says which one wrote it.
     """
 
     def format(self, record: logging.LogRecord) -> str:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import importlib.util
 import multiprocessing
 import os
 import signal
@@ -296,6 +297,7 @@ class Reloader:
             if generation is not None:
                 self._read(generation)
         if changed:
+            _forget_bytecode(changed)
             self._reload(_describe_changes(changed))
         now = time.monotonic()
         if self._restart_at is not None and now >= self._restart_at and not self._stopping:
@@ -484,6 +486,21 @@ class Reloader:
                 self._on_event(event)
             except Exception:
                 supervisor_logger.exception("The on_event hook raised; ignoring it")
+
+
+def _forget_bytecode(paths: list[Path]) -> None:
+    """Remove the cached byte-code of changed modules.
+
+    Python trusts a cached module while the source's size and modification
+    second match. An edit that keeps the size, saved within the second the
+    cache was written, would otherwise load the old code in the new
+    generation.
+    """
+    for path in paths:
+        if path.suffix != ".py":
+            continue
+        with contextlib.suppress(OSError, ValueError, NotImplementedError):
+            os.unlink(importlib.util.cache_from_source(str(path)))
 
 
 def _describe_changes(paths: list[Path]) -> str:

@@ -13,6 +13,7 @@ accepts on them (or on its own ``SO_REUSEPORT`` copy).
 
 from __future__ import annotations
 
+import os
 import random
 import signal
 import threading
@@ -24,7 +25,7 @@ from pounce_asgi_bridge import ASGIApp
 
 from .config import ServerConfig
 from .detect import Runtime, detect_runtime, gil_enabled, loop_factory
-from .errors import EXIT_OK, PounceError, StartupError
+from .errors import EXIT_OK, ConfigError, PounceError, StartupError
 from .events import (
     EventHook,
     LifecycleEvent,
@@ -136,6 +137,10 @@ class Server:
         in_process = not self.config.reload and not (
             self.supervised and self.worker_kind == "process"
         )
+        if self.config.reload:
+            for directory in self.config.reload_dirs:
+                if not os.path.isdir(directory):
+                    raise ConfigError("reload_dirs", f"directory to watch not found: {directory!r}")
         if in_process:
             self.app = self.source.load()
         elif not self.config.reload:
