@@ -6,7 +6,8 @@ through ``request_shutdown``, which hands the request to the loop with
 ``call_soon_threadsafe``.
 
 Inside the loop the worker runs, in order: lifespan startup, serving on the
-listening sockets, and on shutdown: stop accepting, let in-flight requests
+listening sockets, and on shutdown: stop accepting, give idle connections
+``FIRST_REQUEST_GRACE`` to send one last request, let in-flight requests
 finish within ``timeout_graceful_shutdown``, cancel what remains, then
 lifespan shutdown. Thread workers under a supervisor skip lifespan: the
 supervisor runs it once for all of them and hands each worker its state.
@@ -20,6 +21,7 @@ requests ``max_requests`` allows, so the supervisor can start its successor.
 from __future__ import annotations
 
 import asyncio
+import asyncio.selector_events
 import contextlib
 import threading
 from collections.abc import Callable, Coroutine
@@ -42,6 +44,9 @@ SWEEP_INTERVAL = 0.5
 CANCEL_GRACE = 2.0
 #: Seconds between two heartbeats reported to a supervisor.
 BEAT_INTERVAL = 0.5
+#: Seconds a draining worker keeps idle connections open after it stopped
+#: accepting, for a request already on its way to arrive.
+FIRST_REQUEST_GRACE = 0.5
 
 
 class Worker:
@@ -190,8 +195,16 @@ class Worker:
     async def _drain(self, ctx: WorkerContext, servers: list[asyncio.Server]) -> None:
         """Stop accepting, finish in-flight requests, then cancel what is left."""
         ctx.shutting_down = True
-        for server in servers:
-            server.close()
+        await self._stop_accepting(ctx, servers)
+
+        # A connection accepted just before the listeners closed may not have
+        # received its first request yet, and closing it now as idle would
+        # fail that request. Idle connections therefore get a grace period in
+        # which a request that arrives is served, with "Connection: close".
+        # NOTE: a client slower than the grace to send its request still has
+        # its connection closed without a response.
+        if not self._force and any(conn.cycle is None for conn in ctx.connections):
+            await asyncio.sleep(FIRST_REQUEST_GRACE)
         for conn in list(ctx.connections):
             conn.shutdown()
 
@@ -217,6 +230,44 @@ class Worker:
                 await asyncio.wait(tasks, timeout=CANCEL_GRACE)
         for server in servers:
             await server.wait_closed()
+
+    async def _stop_accepting(self, ctx: WorkerContext, servers: list[asyncio.Server]) -> None:
+        """Close the listening servers and mark every connection to close after its response."""
+        loop = ctx.loop
+        selector = isinstance(loop, asyncio.selector_events.BaseSelectorEventLoop)
+        if selector:
+            # This loop accepts a connection in one pass and attaches it to
+            # its server in the next. A server closed in between leaves that
+            # connection open and never served (CPython issue gh-109564), so
+            # the listening sockets are unwatched first and closed one pass
+            # later, once what was accepted is attached.
+            for server in servers:
+                for sock in server.sockets:
+                    loop.remove_reader(sock.fileno())
+        else:
+            for server in servers:
+                server.close()
+
+        # Requests in flight finish, and their responses announce the close.
+        self._mark_closing(ctx)
+        if selector:
+            await asyncio.sleep(0)
+            for server in servers:
+                server.close()
+        # The connections accepted last get connection_made up to two passes
+        # later; they are marked too.
+        for _ in range(2):
+            await asyncio.sleep(0)
+        self._mark_closing(ctx)
+
+    @staticmethod
+    def _mark_closing(ctx: WorkerContext) -> None:
+        for conn in list(ctx.connections):
+            if conn.cycle is not None:
+                conn.shutdown()
+            else:
+                # Idle: closed after the grace period unless a request arrives.
+                conn.closing = True
 
     async def _sweep(self, ctx: WorkerContext) -> None:
         """Close connections whose deadline has passed, twice a second."""
