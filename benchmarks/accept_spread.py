@@ -323,15 +323,17 @@ def measure(setup: Setup, args: argparse.Namespace, work_dir: Path) -> Result:
         return result
 
     served, failures, rate = short
-    from_app, connections = per_worker(counts, "/short", setup.workers)
+    from_app, _ = per_worker(counts, "/short", setup.workers)
     from_client = sorted(served.values(), reverse=True)
     from_client += [0] * (setup.workers - len(from_client))
     if from_app != from_client:
         result.status = f"failed: app counted {from_app}, client counted {from_client}"
         print(f"  {result.status}")
         return result
+    # Each short connection carries one request. The app's count of client
+    # addresses would undercount them, because the client reuses ports.
     load = f"{sum(from_app)} short connections"
-    result.spreads.append(Spread(load, from_app, connections, rate, failures))
+    result.spreads.append(Spread(load, from_app, from_app, rate, failures))
 
     if wrk_output is not None:
         requests_per_second, _, _, errors = parse_wrk(wrk_output)

@@ -1,13 +1,16 @@
-"""Check what happens to queued connections when SIGTTOU removes a worker.
+"""Check what happens to waiting connections when SIGTTOU removes a worker.
 
 With ``--reuse-port`` each worker has a listening socket of its own, and
 the kernel puts each new connection in the queue of one of them. When a
-worker is removed, its socket is closed, and Linux resets the connections
-still waiting in that socket's queue. With the shared socket, the socket
-stays open for the remaining workers, and the queued connections wait for
-them.
+socket closes, Linux resets the connections still waiting in its queue
+(unless ``net.ipv4.tcp_migrate_req`` is set), so a removed worker loses
+them unless it accepts them before its socket closes. With the shared
+socket, the socket stays open for the remaining workers, and the queued
+connections wait for them.
 
-The experiment, for each worker kind and socket mode, with two workers:
+Two experiments run for each worker kind and socket mode.
+
+Queued while blocked, with two workers:
 
 1. Block both workers' event loops: ``GET /block`` makes the app call
    ``time.sleep`` until a common deadline. Several such requests, sent a
@@ -21,11 +24,17 @@ The experiment, for each worker kind and socket mode, with two workers:
 4. Once the loops run again, read each probe's outcome: served, reset,
    closed without a response, or timed out.
 
+Under load, with four workers: ``LOAD_CLIENTS`` client threads make
+one-request connections for ``LOAD_SECONDS`` seconds, while SIGTTOU is sent
+once a second until one worker is left. Every connection's outcome is
+counted.
+
 ``--debug-log`` runs the server at log level debug and prints how many
-connections each worker opened after the scale-down. That separates a reset
-by the kernel, where the removed worker never accepted the connection, from
-a connection that the removed worker accepted. Debug logging changes the
-timing, so the outcomes may differ from a run without it.
+connections each worker opened after the first scale-down. That separates
+a reset by the kernel, where the removed worker never accepted the
+connection, from a connection that the removed worker accepted. Debug
+logging changes the timing, so the outcomes may differ from a run without
+it.
 """
 
 from __future__ import annotations
@@ -74,8 +83,13 @@ SETTLE = 0.3
 PROBES = 40
 #: Seconds after the blocking ends that a probe may wait for its response.
 PROBE_GRACE = 5.0
+#: Workers, client threads and seconds of the experiment under load.
+LOAD_WORKERS = 4
+LOAD_CLIENTS = 8
+LOAD_SECONDS = 4.0
 
 _OPENED = re.compile(r"\[worker (\d+)\] Connection opened from")
+_SCALED = re.compile(r"workers: \d+ -> \d+")
 
 
 def classify(conn: socket.socket) -> str:
@@ -97,22 +111,27 @@ def classify(conn: socket.socket) -> str:
 
 
 def opened_after_scale_down(log: Path) -> Counter[str]:
-    """Count the connections each worker opened after the log's scale-down line."""
+    """Count the connections each worker opened after the log's first scale-down line."""
     opened: Counter[str] = Counter()
     scaled = False
     for line in log.read_text(errors="replace").splitlines():
-        if "workers: 2 -> 1" in line:
+        if _SCALED.search(line):
             scaled = True
         elif scaled and (match := _OPENED.search(line)):
             opened[f"worker {match[1]}"] += 1
     return opened
 
 
-def check(setup: Setup, args: argparse.Namespace, work_dir: Path) -> Counter[str]:
-    """Queue connections on blocked workers, remove one worker, and classify them."""
+def start_server(setup: Setup, args: argparse.Namespace, work_dir: Path) -> ServerProcess:
+    """Start the server for one experiment, at log level debug with ``--debug-log``."""
     print(f"\n{setup.workers} {setup.kind} workers, {setup.mode} socket")
     log_level = "debug" if args.debug_log else "info"
-    server = ServerProcess(setup, work_dir, loop=args.loop, pin=args.pin, log_level=log_level)
+    return ServerProcess(setup, work_dir, loop=args.loop, pin=args.pin, log_level=log_level)
+
+
+def check_blocked(setup: Setup, args: argparse.Namespace, work_dir: Path) -> Counter[str]:
+    """Queue connections on blocked workers, remove one worker, and classify them."""
+    server = start_server(setup, args, work_dir)
     outcomes: Counter[str] = Counter()
     try:
         server.wait_until_serving()
@@ -161,6 +180,46 @@ def check(setup: Setup, args: argparse.Namespace, work_dir: Path) -> Counter[str
     return outcomes
 
 
+def check_under_load(setup: Setup, args: argparse.Namespace, work_dir: Path) -> Counter[str]:
+    """Remove workers one a second down to one under steady load; classify every connection."""
+    server = start_server(setup, args, work_dir)
+    outcomes: Counter[str] = Counter()
+    lock = threading.Lock()
+    try:
+        server.wait_until_serving()
+        stop_at = time.monotonic() + LOAD_SECONDS
+
+        def client() -> None:
+            while time.monotonic() < stop_at:
+                status, body = request_once(server.port, "/load")
+                # A failed request's body is "<exception name>: <message>".
+                outcome = "served" if status == 200 else body.partition(":")[0]
+                with lock:
+                    outcomes[outcome] += 1
+
+        clients = [threading.Thread(target=client) for _ in range(LOAD_CLIENTS)]
+        for thread in clients:
+            thread.start()
+        for _ in range(setup.workers - 1):
+            time.sleep(LOAD_SECONDS / setup.workers)
+            os.kill(server.process.pid, signal.SIGTTOU)
+        for thread in clients:
+            thread.join()
+    finally:
+        stop(server.process)
+
+    print(f"  connections: {dict(outcomes)}")
+    if args.debug_log:
+        opened = opened_after_scale_down(server.log)
+        print(f"  connections opened after the first scale-down: {dict(opened)}")
+    return outcomes
+
+
+def summarize(outcomes: Counter[str]) -> str:
+    """Format outcome counts as "3 reset, 37 served"."""
+    return ", ".join(f"{count:,} {name}" for name, count in sorted(outcomes.items()))
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     """Parse the command line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
@@ -207,13 +266,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Client threads started later inherit this thread's CPU set.
         os.sched_setaffinity(0, {int(CLIENT_CPU)})
 
-    rows = ["| workers | socket | probe connections |", "|---|---|---|"]
+    rows = [
+        f"| kind | socket | {PROBES} queued while blocked, 2 -> 1 workers "
+        f"| under load, {LOAD_WORKERS} -> 1 workers |",
+        "|---|---|---|---|",
+    ]
     with tempfile.TemporaryDirectory(prefix="pounce-scale-down-") as work_dir:
         for kind in args.kinds:
             for mode in args.modes:
-                outcomes = check(Setup(kind, mode, 2), args, Path(work_dir))
-                summary = ", ".join(f"{count} {name}" for name, count in sorted(outcomes.items()))
-                rows.append(f"| 2 {kind} | {mode} | {summary} |")
+                blocked = check_blocked(Setup(kind, mode, 2), args, Path(work_dir))
+                loaded = check_under_load(Setup(kind, mode, LOAD_WORKERS), args, Path(work_dir))
+                rows.append(f"| {kind} | {mode} | {summarize(blocked)} | {summarize(loaded)} |")
     print("\n" + "\n".join(rows))
     return 0
 

@@ -12,15 +12,17 @@ counts leave through lifespan shutdown instead of an endpoint. When the
 ``ACCEPT_SPREAD_STATS_DIR`` environment variable names a directory, each
 process writes ``<pid>.json`` there at lifespan shutdown, mapping identity
 to ``{"requests": {path: count}, "connections": {path: count}}``, where a
-connection is counted by its client address and port. Process workers run
-lifespan in each process and write one file each. Thread workers share one
-lifespan, which runs after every worker has stopped, and so one file holds
-all of their counts.
+connection is counted by its client address and port. That count suits
+long-lived connections only, because a port that the client reuses for a
+later connection is counted once. Process workers run lifespan in each
+process and write one file each. Thread workers share one lifespan, which
+runs after every worker has stopped, and so one file contains all of their
+counts.
 
 ``GET /block?until=T`` blocks the worker's event loop with ``time.sleep``
 until the Unix time ``T`` (at most ``MAX_BLOCK`` seconds ahead), so that
-new connections wait in the listen queue. Only the scale-down experiment
-in ``accept_spread.py`` uses it.
+new connections wait in the listen queue. Only ``scale_down_check.py``
+uses it.
 """
 
 from __future__ import annotations
