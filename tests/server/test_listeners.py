@@ -14,7 +14,13 @@ import httpx
 import pytest
 
 from pounce_server import BindError, ServerConfig
-from pounce_server.sockets import Listener, bind_listeners, close_listeners, listen_copies
+from pounce_server.sockets import (
+    Listener,
+    bind_listeners,
+    close_listeners,
+    listen_copies,
+    reuse_port_balances,
+)
 
 
 async def hello(scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -308,13 +314,25 @@ def test_failed_copy_closes_the_others() -> None:
         close_listeners(listeners)
 
 
-def test_reuse_port_without_so_reuseport(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_reserve_without_so_reuseport(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delattr(socket, "SO_REUSEPORT", raising=False)
     with pytest.raises(BindError) as info:
-        bind_listeners(ServerConfig(port=0, reuse_port=True))
+        bind_listeners(ServerConfig(port=0, reuse_port=True), reserve=True)
     message = str(info.value)
     assert "SO_REUSEPORT" in message
     assert "\n" not in message
+
+
+def test_without_so_reuseport_workers_share_the_socket(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The default asks for per-worker sockets; a platform without them
+    # falls back to one shared socket instead of failing.
+    monkeypatch.delattr(socket, "SO_REUSEPORT", raising=False)
+    assert not reuse_port_balances()
+    listeners = bind_listeners(ServerConfig(port=0))
+    try:
+        assert len(listeners) == 1 and not listeners[0].reserved
+    finally:
+        close_listeners(listeners)
 
 
 @needs_reuse_port

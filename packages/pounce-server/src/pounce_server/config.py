@@ -95,9 +95,10 @@ class ServerConfig:
         2048, "Maximum number of connections the kernel queues before they are accepted."
     )
     reuse_port: bool = option(
-        False,
-        "Give each worker its own SO_REUSEPORT listening socket, so the kernel spreads "
-        "new connections over workers, instead of one socket that all workers accept from.",
+        True,
+        "On Linux, give each worker its own SO_REUSEPORT socket per TCP address, so the "
+        "kernel spreads new connections evenly; --no-reuse-port makes all workers accept "
+        "from one shared socket (always the case elsewhere and for Unix sockets).",
     )
 
     # Workers and supervision.

@@ -512,6 +512,18 @@ async def _serve(bridge: HTTPCycle, app: Any, tasks: set[asyncio.Task[None]]) ->
     # through the loop's callback queue on every request.
     try:
         await bridge.run(app)
+    except (SystemExit, KeyboardInterrupt) as exc:
+        # Meant to end the process: it ends this worker's loop instead (a
+        # supervisor replaces the worker). Reading the exception once it is
+        # stored keeps asyncio from reporting it again, much later, as never
+        # retrieved.
+        worker_logger.error(
+            "The app raised %s during a request; stopping this worker", type(exc).__name__
+        )
+        current = asyncio.current_task()
+        if current is not None:
+            current.add_done_callback(_retrieve)
+        raise
     finally:
         try:
             task = asyncio.current_task()
@@ -521,6 +533,11 @@ async def _serve(bridge: HTTPCycle, app: Any, tasks: set[asyncio.Task[None]]) ->
             task = None
         if task is not None:
             tasks.discard(task)
+
+
+def _retrieve(task: asyncio.Task[None]) -> None:
+    if not task.cancelled():
+        task.exception()
 
 
 def _address(value: Any) -> tuple[str, int] | None:

@@ -38,7 +38,13 @@ from .importer import AppSource
 from .logs import configure_logging, server_logger
 from .reload import Reloader
 from .shared_lifespan import SharedLifespan
-from .sockets import Listener, bind_listeners, close_listeners, listen_copies
+from .sockets import (
+    Listener,
+    bind_listeners,
+    close_listeners,
+    listen_copies,
+    reuse_port_balances,
+)
 from .supervisor import Supervisor
 from .worker import Worker
 
@@ -95,6 +101,7 @@ class Server:
         self.runtime: Runtime | None = None
         #: Sockets bound by someone else (the reloader): BIND uses them as they are.
         self._prebound = listeners
+        self._per_worker_sockets = False
         self.listeners: list[Listener] = []
         #: Set once the worker accepts connections; ``urls`` is filled by then.
         self.started = threading.Event()
@@ -177,13 +184,20 @@ class Server:
         """BIND: create the listening sockets."""
         # Per-worker SO_REUSEPORT sockets: these only reserve the address,
         # and each worker slot listens on a copy of its own.
-        reserve = self.supervised and self.config.reuse_port
+        reserve = self.supervised and self.config.reuse_port and reuse_port_balances()
+        self._per_worker_sockets = reserve
         if self._prebound is not None:
             self.listeners = list(self._prebound)
         else:
             self.listeners = bind_listeners(self.config, reserve=reserve)
         self.urls = [listener.url for listener in self.listeners]
-        server_logger.info("bind: listening on %s", ", ".join(self.urls))
+        if not self.supervised:
+            spread = ""
+        elif reserve:
+            spread = " (each worker on its own SO_REUSEPORT socket)"
+        else:
+            spread = " (the workers share each socket)"
+        server_logger.info("bind: listening on %s%s", ", ".join(self.urls), spread)
 
     def serve(self) -> None:
         """LIFESPAN, SERVE and SHUTDOWN: run the workers until they stop."""
@@ -272,7 +286,7 @@ class Server:
             )
 
         def slot_listeners() -> tuple[list[Listener], list[Listener]]:
-            if not config.reuse_port:
+            if not self._per_worker_sockets:
                 return self.listeners, []
             copies = listen_copies(self.listeners, config.backlog)
             return copies, [item for item in copies if item.owned_copy]

@@ -42,6 +42,7 @@ import ipaddress
 import os
 import socket
 import stat
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,7 +50,14 @@ from .addresses import Address, FdAddress, TCPAddress, UnixAddress, parse_bind
 from .config import ServerConfig
 from .errors import BindError
 
-__all__ = ["Listener", "SocketAddress", "bind_listeners", "close_listeners", "listen_copies"]
+__all__ = [
+    "Listener",
+    "SocketAddress",
+    "bind_listeners",
+    "close_listeners",
+    "listen_copies",
+    "reuse_port_balances",
+]
 
 #: The result of ``socket.getsockname()``: (host, port) for IPv4, (host, port,
 #: flowinfo, scope_id) for IPv6, and a path for a Unix socket.
@@ -87,6 +95,16 @@ class Listener:
         object.__setattr__(self, "address", self.sock.getsockname())
 
 
+def reuse_port_balances() -> bool:
+    """Whether SO_REUSEPORT spreads connections over the sockets that share a port.
+
+    Linux hashes each new connection to one socket of the group. Other
+    systems accept the option but may hand every connection to one socket,
+    so there the workers share one socket instead.
+    """
+    return sys.platform.startswith("linux") and hasattr(socket, "SO_REUSEPORT")
+
+
 def bind_listeners(config: ServerConfig, *, reserve: bool = False) -> list[Listener]:
     """Create one socket for each address the configuration names, in order.
 
@@ -97,15 +115,13 @@ def bind_listeners(config: ServerConfig, *, reserve: bool = False) -> list[Liste
     Raises ``ConfigError`` for an invalid ``--bind`` value and ``BindError``
     for an address that cannot be bound.
     """
-    if (config.reuse_port or reserve) and not hasattr(socket, "SO_REUSEPORT"):
+    if reserve and not hasattr(socket, "SO_REUSEPORT"):
         raise BindError(
             "--reuse-port needs SO_REUSEPORT, which this platform lacks; remove --reuse-port"
         )
     addresses = _configured_addresses(config)
     targets = _resolve_all(addresses)
-    ipv4_ports = {
-        target.port for target in targets.values() if target.family == socket.AF_INET
-    }
+    ipv4_ports = {target.port for target in targets.values() if target.family == socket.AF_INET}
     mode = int(config.uds_permissions, 8)
 
     listeners: list[Listener] = []

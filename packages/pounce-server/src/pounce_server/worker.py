@@ -198,12 +198,13 @@ class Worker:
         await self._stop_accepting(ctx, servers)
 
         # A connection accepted just before the listeners closed may not have
-        # received its first request yet, and closing it now as idle would
-        # fail that request. Idle connections therefore get a grace period in
-        # which a request that arrives is served, with "Connection: close".
-        # NOTE: a client slower than the grace to send its request still has
-        # its connection closed without a response.
-        if not self._force and any(conn.cycle is None for conn in ctx.connections):
+        # received its first request yet, and closing it now would fail that
+        # request. Such fresh connections get a grace period in which a
+        # request that arrives is served, with "Connection: close"; idle
+        # keep-alive connections were closed at once by _mark_closing.
+        # NOTE: a client slower than the grace to send its first request
+        # still has its connection closed without a response.
+        if not self._force and any(_is_fresh(conn) for conn in ctx.connections):
             await asyncio.sleep(FIRST_REQUEST_GRACE)
         for conn in list(ctx.connections):
             conn.shutdown()
@@ -263,11 +264,13 @@ class Worker:
     @staticmethod
     def _mark_closing(ctx: WorkerContext) -> None:
         for conn in list(ctx.connections):
-            if conn.cycle is not None:
-                conn.shutdown()
-            else:
-                # Idle: closed after the grace period unless a request arrives.
+            if _is_fresh(conn):
+                # Closed after the grace period unless a request arrives.
                 conn.closing = True
+            else:
+                # In flight: closes after its response. Idle keep-alive:
+                # closes now, as a client must expect of an idle connection.
+                conn.shutdown()
 
     async def _sweep(self, ctx: WorkerContext) -> None:
         """Close connections whose deadline has passed, twice a second."""
@@ -299,6 +302,11 @@ class Worker:
     def _notify(self, phase: str) -> None:
         if self._on_lifespan is not None:
             self._on_lifespan(phase)
+
+
+def _is_fresh(conn: HTTP1Protocol) -> bool:
+    """Whether the connection has not started any request yet."""
+    return conn.cycle is None and conn.task is None
 
 
 def _cancel_remaining(loop: asyncio.AbstractEventLoop) -> None:
