@@ -51,15 +51,15 @@ class WorkerProcessSpec:
 
 def run_worker_process(spec: WorkerProcessSpec, conn: Connection) -> None:
     """Run one worker until the supervisor stops it; the target of the process."""
-    # CTRL+C in a terminal signals the whole process group; the supervisor
-    # decides what it means, so the worker only acts on what it is told.
+    # CTRL+C in a terminal signals the whole process group. The supervisor
+    # decides what it means, so the worker acts only on the supervisor's messages.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     configure_logging(spec.config.log_level)
-    # Both the loop thread (reports) and this thread (stack answers) send.
+    # Both the loop thread (reports) and this thread (stack replies) send.
     send_lock = threading.Lock()
 
     def send(message: Any) -> None:
-        # OSError: the supervisor is gone, which the main thread sees too.
+        # OSError: the supervisor is gone, which the main thread detects too.
         with send_lock, contextlib.suppress(OSError):
             conn.send(message)
 

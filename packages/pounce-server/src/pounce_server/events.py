@@ -1,6 +1,6 @@
 """Typed lifecycle events of the supervisor and the reloader.
 
-Each event is a frozen dataclass that knows the log line it stands for.
+Each event is a frozen dataclass that formats its own log line.
 The supervisor logs every event on ``pounce.supervisor`` and then hands it
 to the ``on_event`` hook given to ``Server``, if any, in the supervisor's
 own thread: a hook must return quickly and must not raise (an exception

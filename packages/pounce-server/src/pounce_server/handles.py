@@ -38,7 +38,7 @@ __all__ = ["ProcessWorkerHandle", "ThreadWorkerHandle", "WorkerHandle", "describ
 
 
 class WorkerHandle:
-    """What the supervisor knows about one running worker."""
+    """The supervisor's record of one running worker."""
 
     kind = ""
 

@@ -8,9 +8,9 @@ the inherited sockets. Because every generation is a new interpreter, a
 change to any module takes effect, thread workers included.
 
 On a change (or SIGHUP) the reloader starts the next generation beside the
-current one. Both accept on the same sockets for a moment; once the new one
-reports that it serves, the old one is told to shut down gracefully: it
-stops accepting, finishes its requests and exits. New connections therefore
+current one. Both accept on the same sockets for a moment. Once the new one
+reports that it serves, the reloader requests a graceful shutdown of the old
+one, which stops accepting, finishes its requests and exits. New connections therefore
 always find a generation, and no request is cut. If the new generation
 fails to start (a syntax error, a failing lifespan startup), the error is
 logged and the old generation keeps serving until the next change.
@@ -78,7 +78,7 @@ _SIGNALS = tuple(
 
 @dataclass(frozen=True, slots=True)
 class GenerationSpec:
-    """What a generation process needs to run the server, sent by pickling."""
+    """The settings a generation process needs to run the server, sent by pickling."""
 
     number: int
     source: AppSource
@@ -110,7 +110,7 @@ def run_generation(spec: GenerationSpec, conn: Connection) -> None:
 
 
 def _follow_reloader(server: Any, conn: Connection) -> None:
-    """In a generation: say when the server serves, and act on the reloader's requests."""
+    """Report when the generation's server serves, and act on the reloader's requests."""
     announced = False
     while not server.wait_stopped(0):
         if not announced and server.started.is_set():
@@ -130,7 +130,7 @@ def _follow_reloader(server: Any, conn: Connection) -> None:
 
 
 class _Generation(WorkerHandle):
-    """One generation process, as the reloader sees it."""
+    """The reloader's handle on one generation process."""
 
     kind = "generation"
 

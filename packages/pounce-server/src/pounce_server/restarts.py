@@ -1,8 +1,8 @@
 """The restart budget: how often a worker slot may be restarted, and how soon.
 
 Each slot keeps the times of its recent restarts. A restart is allowed while
-fewer than ``limit`` fall inside the last ``window`` seconds; the first one
-is immediate and each further one waits twice as long as the one before
+fewer than ``limit`` fall inside the last ``window`` seconds. The first one
+is immediate, and each further one waits twice as long as the one before
 (capped), so a worker that dies at once does not spin the CPU while its
 budget lasts.
 """
@@ -15,7 +15,7 @@ __all__ = ["RestartBudget"]
 
 #: Delay before the second restart inside the window; doubles each time.
 FIRST_BACKOFF = 0.25
-#: The longest wait between two restarts.
+#: Maximum wait between two restarts.
 MAX_BACKOFF = 4.0
 
 

@@ -139,8 +139,8 @@ class Server:
         """CONFIG: set up logging and load the app (process workers load their own)."""
         configure_logging(self.config.log_level)
         # With --reload each new generation imports the app and the reloader
-        # never does, so nothing of the old code stays loaded in it; each
-        # worker process imports it too.
+        # never does, so nothing of the old code stays loaded in it. Each
+        # worker process imports the app too.
         in_process = not self.config.reload and not (
             self.supervised and self.worker_kind == "process"
         )
@@ -463,7 +463,7 @@ def _resolve_worker_kind(choice: str) -> str:
 
 
 def _jittered(limit: int | None) -> int | None:
-    """The request limit of one worker: ``limit`` plus up to a tenth more, at random."""
+    """Return one worker's request limit: ``limit`` plus up to a tenth more, at random."""
     if limit is None:
         return None
     # Not for security: only to keep workers from retiring in step.

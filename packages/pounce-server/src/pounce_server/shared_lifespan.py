@@ -6,9 +6,9 @@ than on a worker's loop, because a worker may be replaced (crash, retirement,
 rolling restart) while the app's lifespan must go on. The state the app
 fills in at startup is handed to every worker's scopes.
 
-Anything the app creates at startup is created on this loop; objects bound to
-one event loop (some database pools are) must therefore be made lazily in
-the request path instead, once per worker loop. The worker-model docs say so.
+Anything the app creates at startup is created on this loop. Objects bound
+to one event loop (some database pools are) must therefore be made lazily
+in the request path instead, once per worker loop. The worker-model docs say so.
 """
 
 from __future__ import annotations

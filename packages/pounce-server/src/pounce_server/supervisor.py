@@ -10,10 +10,10 @@ accepting, finish what they serve, and end.
 
 Everything here runs in one thread, the one that calls ``run``: it waits on
 every worker's pipe and on a wake-up socket at once, and acts on what
-arrives. Other threads and signal handlers never touch the slots; they
-append a command to a deque (appends are atomic, and a signal handler must
-not wait for a lock its own thread may hold) and write a byte to the
-wake-up socket.
+arrives. Other threads and signal handlers never touch the slots. They
+append a command to a deque and write a byte to the wake-up socket: deque
+appends are atomic, and a signal handler must not wait for a lock that its
+own thread may hold.
 
 A worker that ends without being asked to is restarted in its slot, within
 the restart budget (``--restart-limit`` per ``--restart-window``); past it
@@ -70,9 +70,9 @@ Launcher = Callable[[int, list[Listener]], WorkerHandle]
 #: Makes the listeners of a new slot (per-slot SO_REUSEPORT copies, or the shared ones).
 SlotListeners = Callable[[], tuple[list[Listener], list[Listener]]]
 
-#: Longest sleep of the supervisor loop when nothing arrives.
+#: Maximum sleep of the supervisor loop when nothing arrives.
 TICK = 0.25
-#: Seconds a process worker gets to answer a request for its stack.
+#: Seconds a process worker gets to send its stack when requested.
 STACK_TIMEOUT = 1.0
 #: Seconds added to the graceful period before process workers are killed,
 #: for their lifespan shutdown and for cancelled apps to unwind.
@@ -158,7 +158,7 @@ class Supervisor:
         self._command("scale", delta)
 
     def handles(self) -> list[WorkerHandle]:
-        """The workers serving now, one per slot (a snapshot, for tests and tools)."""
+        """Return the workers serving now, one per slot (a snapshot, for tests and tools)."""
         return [slot.current for slot in list(self._slots.values()) if slot.current is not None]
 
     def _command(self, name: str, argument: Any) -> None:

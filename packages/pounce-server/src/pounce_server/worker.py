@@ -200,7 +200,7 @@ class Worker:
         # A connection accepted just before the listeners closed may not have
         # received its first request yet, and closing it now would fail that
         # request. Such fresh connections get a grace period in which a
-        # request that arrives is served, with "Connection: close"; idle
+        # request that arrives is served, with "Connection: close". Idle
         # keep-alive connections were closed at once by _mark_closing.
         # NOTE: a client slower than the grace to send its first request
         # still has its connection closed without a response.
@@ -305,7 +305,7 @@ class Worker:
 
 
 def _is_fresh(conn: HTTP1Protocol) -> bool:
-    """Whether the connection has not started any request yet."""
+    """Return whether the connection has not started any request yet."""
     return conn.cycle is None and conn.task is None
 
 
