@@ -6,7 +6,7 @@ that a request has started, or how it ended, and the test lets the app go on.
 test's process, but process workers receive a pickled copy of the app, and
 neither of those objects can be pickled. ``FileEvent`` and ``FileQueue``
 keep their state in a file under the test's ``tmp_path`` instead, so a copy
-in any process sees the same state. Both sides poll: waits cost up to one
+in any process reads the same state. Both sides poll: waits cost up to one
 ``POLL_INTERVAL`` of latency, which these tests do not measure.
 
 Keep this module free of heavy imports: every worker process imports it.
@@ -74,9 +74,9 @@ class FileQueue:
         """Append ``text`` as one line; ``text`` must not contain a newline."""
         if "\n" in text:
             raise ValueError(f"a queued item must be one line, not {text!r}")
-        # One write() on an O_APPEND descriptor: lines from several
-        # processes never interleave, and a reader sees whole lines only
-        # once their newline is written.
+        # One write() on an O_APPEND descriptor, so on a local Linux file
+        # system lines from several processes do not interleave. The
+        # reader counts a line only once its newline is there.
         descriptor = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
             os.write(descriptor, text.encode() + b"\n")
