@@ -7,6 +7,7 @@ import dataclasses
 import pytest
 
 from pounce_server import ConfigError, ServerConfig
+from pounce_server.config import available_cpus, max_workers
 
 
 def test_defaults_are_valid() -> None:
@@ -79,3 +80,16 @@ def test_every_field_is_documented() -> None:
         if not field.init:
             continue
         assert field.metadata.get("help"), f"{field.name} has no help text"
+
+
+def test_worker_count_has_an_upper_bound() -> None:
+    # A typo such as 10000 must not start thousands of interpreters.
+    with pytest.raises(ConfigError) as info:
+        ServerConfig(workers=max_workers() + 1)
+    assert "workers" in str(info.value)
+    assert str(max_workers()) in str(info.value)
+    assert ServerConfig(workers=max_workers()).workers == max_workers()
+
+
+def test_zero_workers_means_one_per_cpu() -> None:
+    assert ServerConfig(workers=0).worker_count() == available_cpus()

@@ -40,6 +40,9 @@ LOG_LEVEL_CHOICES = ("critical", "error", "warning", "info", "debug", "trace")
 WORKER_KIND_CHOICES = ("auto", "thread", "process")
 
 MiB = 1024 * 1024
+#: Upper bound on --workers: this many per CPU, but never below the floor.
+MAX_WORKERS_PER_CPU = 8
+MAX_WORKERS_FLOOR = 32
 
 
 def option(
@@ -306,6 +309,16 @@ class ServerConfig:
                 f"expected octal permissions such as 660, got {self.uds_permissions!r}",
             )
         _check_int("workers", self.workers, minimum=0)
+        ceiling = max_workers()
+        if self.workers > ceiling:
+            # Each worker holds a whole copy of the app (a process) or an
+            # event loop (a thread); a typo such as 10000 would start
+            # thousands of interpreters and exhaust the machine's memory.
+            raise ConfigError(
+                "workers",
+                f"{self.workers} is more than {ceiling} ({MAX_WORKERS_PER_CPU} per CPU on this "
+                "machine); use about one per CPU, or 0 for exactly one per CPU",
+            )
         _check_int("restart_limit", self.restart_limit, minimum=0)
         if self.limit_max_requests is not None:
             _check_int("limit_max_requests", self.limit_max_requests, minimum=1)
@@ -362,6 +375,11 @@ class ServerConfig:
                 f"{self.limit_request_head} is smaller than limit_request_line "
                 f"({self.limit_request_line}); raise it",
             )
+
+
+def max_workers() -> int:
+    """Return the largest worker count this machine accepts (see MAX_WORKERS_PER_CPU)."""
+    return max(MAX_WORKERS_FLOOR, MAX_WORKERS_PER_CPU * available_cpus())
 
 
 def available_cpus() -> int:

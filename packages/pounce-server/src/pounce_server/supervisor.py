@@ -37,7 +37,7 @@ from multiprocessing.connection import wait
 from types import FrameType
 from typing import Any
 
-from .config import ServerConfig
+from .config import ServerConfig, max_workers
 from .errors import EXIT_FAILURE, EXIT_OK, WorkersFailed
 from .events import (
     EventHook,
@@ -405,6 +405,16 @@ class Supervisor:
         handle.stop()
         self._draining.append(handle)
 
+    def _scale_up(self, reason: str) -> None:
+        before = len(self._slots)
+        if before >= max_workers():
+            supervisor_logger.warning(
+                "No worker added (%s): %d workers is the maximum on this machine", reason, before
+            )
+            return
+        self._add_slot(reason)
+        self._emit(WorkersScaled(before, len(self._slots)))
+
     def _remove_slot(self) -> None:
         if len(self._slots) <= 1:
             supervisor_logger.warning("SIGTTOU ignored: one worker is the minimum")
@@ -472,9 +482,7 @@ class Supervisor:
                 self._begin_rolling(str(argument))
             elif name == "scale" and not self._stopping:
                 if argument > 0:
-                    before = len(self._slots)
-                    self._add_slot("one more worker requested")
-                    self._emit(WorkersScaled(before, len(self._slots)))
+                    self._scale_up("one more worker requested")
                 elif argument < 0:
                     self._remove_slot()
 
@@ -494,9 +502,7 @@ class Supervisor:
         elif signum == getattr(signal, "SIGHUP", None):
             self._begin_rolling(f"{name} received")
         elif signum == getattr(signal, "SIGTTIN", None) and not self._stopping:
-            before = len(self._slots)
-            self._add_slot(f"{name} received")
-            self._emit(WorkersScaled(before, len(self._slots)))
+            self._scale_up(f"{name} received")
         elif signum == getattr(signal, "SIGTTOU", None) and not self._stopping:
             self._remove_slot()
 
