@@ -105,7 +105,11 @@ class ServerConfig:
     )
 
     # Workers and supervision.
-    workers: int = option(1, "Number of workers; 0 means one per available CPU.", metavar="N")
+    workers: int = option(
+        1,
+        "Number of workers; 0 means one per available CPU. At most 8 per CPU (32 at least).",
+        metavar="N",
+    )
     worker_kind: str = option(
         "auto",
         "How workers run: 'thread', 'process', or 'auto' (threads when the GIL is "
