@@ -101,7 +101,8 @@ class ServerConfig:
         True,
         "On Linux, give each worker its own SO_REUSEPORT socket per TCP address, so the "
         "kernel spreads new connections evenly; --no-reuse-port makes all workers accept "
-        "from one shared socket (always the case elsewhere and for Unix sockets).",
+        "from one shared socket (always the case elsewhere, and for Unix sockets and "
+        "inherited descriptors).",
     )
 
     # Workers and supervision.
@@ -132,7 +133,7 @@ class ServerConfig:
     )
     limit_max_requests: int | None = option(
         None,
-        "Replace a worker after it has served this many requests, plus a random tenth "
+        "Replace a worker after it has started this many requests, plus a random tenth "
         "at most, so that workers do not retire together.",
         metavar="N",
     )

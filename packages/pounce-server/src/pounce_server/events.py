@@ -92,7 +92,7 @@ class WorkerExited(LifecycleEvent):
 
     def message(self) -> str:
         if self.expected:
-            return f"worker {self.slot}: stopped ({self.detail})"
+            return f"worker {self.slot}: stopped (pid {self.pid}, {self.detail})"
         return f"worker {self.slot}: died unexpectedly (pid {self.pid}, {self.detail})"
 
 

@@ -266,7 +266,9 @@ class ProcessWorkerHandle(WorkerHandle):
 
     def describe_exit(self) -> str:
         if self.fatal is not None:
-            return self.fatal[1]
+            # The first line only: a failed startup's traceback is in the
+            # worker's own log above, and again in the final error.
+            return self.fatal[1].splitlines()[0]
         return describe_exit(self.exitcode)
 
 

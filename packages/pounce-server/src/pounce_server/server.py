@@ -160,7 +160,9 @@ class Server:
         runtime = detect_runtime(self.config.loop)
         self.runtime = runtime
         plural = "processes" if self.worker_kind == "process" else "threads"
-        if not self.supervised and not self.config.reload:
+        if self.config.reload:
+            why = "--reload: each version of the code is served by a new server process"
+        elif not self.supervised:
             why = (
                 "one worker in a thread of this process "
                 f"(several would run as {plural}, see --workers)"
@@ -191,13 +193,17 @@ class Server:
         else:
             self.listeners = bind_listeners(self.config, reserve=reserve)
         self.urls = [listener.url for listener in self.listeners]
-        if not self.supervised:
-            spread = ""
-        elif reserve:
-            spread = " (each worker on its own SO_REUSEPORT socket)"
+        if self.supervised:
+            # Unix sockets and inherited descriptors are shared even when
+            # TCP addresses get a socket per worker.
+            shown = [
+                listener.url
+                + (" (a SO_REUSEPORT socket per worker)" if listener.reserved else " (shared)")
+                for listener in self.listeners
+            ]
         else:
-            spread = " (the workers share each socket)"
-        server_logger.info("bind: listening on %s%s", ", ".join(self.urls), spread)
+            shown = list(self.urls)
+        server_logger.info("bind: listening on %s", ", ".join(shown))
 
     def serve(self) -> None:
         """LIFESPAN, SERVE and SHUTDOWN: run the workers until they stop."""
@@ -344,10 +350,11 @@ class Server:
         assert runtime is not None
         for url in self.urls:
             server_logger.info(
-                "serve: Pounce running on %s (%d %s workers, GIL %s; press CTRL+C to quit)",
+                "serve: Pounce running on %s (%d %s worker%s, GIL %s; press CTRL+C to quit)",
                 url,
                 self.worker_count,
                 self.worker_kind,
+                "" if self.worker_count == 1 else "s",
                 "enabled" if runtime.gil_enabled else "disabled",
             )
         self.started.set()

@@ -509,6 +509,11 @@ class Supervisor:
     def _begin_rolling(self, reason: str) -> None:
         if self._stopping:
             return
+        if self.kind == "thread":
+            supervisor_logger.warning(
+                "Thread workers share the app already imported, so this restart does not "
+                "load changed code; use process workers or --reload for that"
+            )
         self._emit(ReloadStarted(reason))
         self._rolling = deque(sorted(self._slots))
         self._rolling_reason = reason
