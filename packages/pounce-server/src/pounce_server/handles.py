@@ -34,7 +34,13 @@ from .importer import AppSource
 from .sockets import Listener
 from .worker import Worker
 
-__all__ = ["ProcessWorkerHandle", "ThreadWorkerHandle", "WorkerHandle", "describe_exit"]
+__all__ = [
+    "ProcessWorkerHandle",
+    "SpawnedHandle",
+    "ThreadWorkerHandle",
+    "WorkerHandle",
+    "describe_exit",
+]
 
 
 class WorkerHandle:
@@ -179,47 +185,29 @@ class ThreadWorkerHandle(WorkerHandle):
         return "its event loop ended"
 
 
-class ProcessWorkerHandle(WorkerHandle):
-    """A worker in a child process started with the ``spawn`` method."""
+class SpawnedHandle(WorkerHandle):
+    """A child process started with the ``spawn`` method, talking over a duplex pipe.
+
+    Subclasses name the process and say what it runs: ``target(spec, conn)``.
+    """
 
     kind = "process"
+    name_prefix = "pounce-worker"
 
-    def __init__(
-        self,
-        slot: int,
-        *,
-        source: AppSource,
-        config: ServerConfig,
-        listeners: list[Listener],
-        loop: str,
-        max_requests: int | None,
-    ) -> None:
+    def __init__(self, slot: int) -> None:
         super().__init__(slot)
-        self._source = source
-        self._config = config
-        self._listeners = listeners
-        self._loop = loop
-        self._max_requests = max_requests
         self._process: Any = None
 
-    def start(self) -> None:
-        from .child import WorkerProcessSpec, run_worker_process
+    def target_and_spec(self) -> tuple[Callable[[Any, Connection], None], Any]:
+        raise NotImplementedError
 
+    def start(self) -> None:
+        target, spec = self.target_and_spec()
         context = multiprocessing.get_context("spawn")
         parent_end, child_end = context.Pipe(duplex=True)
-        spec = WorkerProcessSpec(
-            slot=self.slot,
-            source=self._source,
-            config=self._config,
-            listeners=[dataclasses.replace(item, unlink_path=None) for item in self._listeners],
-            loop=self._loop,
-            max_requests=self._max_requests,
-        )
         # Not a daemon: daemonic processes may not start processes of their own.
         process = context.Process(
-            target=run_worker_process,
-            args=(spec, child_end),
-            name=f"pounce-worker-{self.slot}",
+            target=target, args=(spec, child_end), name=f"{self.name_prefix}-{self.slot}"
         )
         process.start()
         # Only the child keeps its end open, so its exit ends our reads.
@@ -241,6 +229,12 @@ class ProcessWorkerHandle(WorkerHandle):
         if self._process is not None and self._process.exitcode is None:
             self._process.kill()
 
+    def signal(self, signum: int) -> None:
+        """Send ``signum`` to the process, if it still runs."""
+        if self._process is not None and self._process.exitcode is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signum)
+
     def stack(self, timeout: float) -> str:
         conn = self.conn
         if conn is None:
@@ -255,7 +249,7 @@ class ProcessWorkerHandle(WorkerHandle):
                 self.skipped.append(message)
         except (OSError, EOFError):
             return "(the process has ended)"
-        return "(no answer: the process holds its interpreter lock; it was not reachable)"
+        return "(no reply: the process holds its interpreter lock; it was not reachable)"
 
     def join(self, timeout: float | None = None) -> None:
         if self._process is not None:
@@ -267,9 +261,43 @@ class ProcessWorkerHandle(WorkerHandle):
     def describe_exit(self) -> str:
         if self.fatal is not None:
             # The first line only: a failed startup's traceback is in the
-            # worker's own log above, and again in the final error.
+            # process's own log above, and again in the final error.
             return self.fatal[1].splitlines()[0]
         return describe_exit(self.exitcode)
+
+
+class ProcessWorkerHandle(SpawnedHandle):
+    """A worker in a child process of its own."""
+
+    def __init__(
+        self,
+        slot: int,
+        *,
+        source: AppSource,
+        config: ServerConfig,
+        listeners: list[Listener],
+        loop: str,
+        max_requests: int | None,
+    ) -> None:
+        super().__init__(slot)
+        self._source = source
+        self._config = config
+        self._listeners = listeners
+        self._loop = loop
+        self._max_requests = max_requests
+
+    def target_and_spec(self) -> tuple[Callable[[Any, Connection], None], Any]:
+        from .child import WorkerProcessSpec, run_worker_process
+
+        spec = WorkerProcessSpec(
+            slot=self.slot,
+            source=self._source,
+            config=self._config,
+            listeners=[dataclasses.replace(item, unlink_path=None) for item in self._listeners],
+            loop=self._loop,
+            max_requests=self._max_requests,
+        )
+        return run_worker_process, spec
 
 
 def describe_exit(code: int | None) -> str:

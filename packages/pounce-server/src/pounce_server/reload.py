@@ -25,22 +25,19 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import importlib.util
-import multiprocessing
 import os
 import signal
-import socket
 import sys
 import threading
 import time
-from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 from .config import ServerConfig
+from .control import CommandQueue, emit, routed_signals
 from .errors import EXIT_FAILURE, EXIT_OK, ConfigError, PounceError, WorkersFailed
 from .events import (
     EventHook,
@@ -54,7 +51,7 @@ from .events import (
     ShutdownFinished,
     ShutdownStarted,
 )
-from .handles import WorkerHandle, describe_exit
+from .handles import SpawnedHandle
 from .importer import AppSource
 from .logs import supervisor_logger
 from .restarts import RestartBudget
@@ -68,12 +65,6 @@ __all__ = ["GenerationSpec", "Reloader", "run_generation"]
 WATCH_STEP = 0.1
 #: Seconds on top of the graceful period before a generation is killed.
 STOP_SLACK = 10.0
-
-_SIGNALS = tuple(
-    getattr(signal, name)
-    for name in ("SIGINT", "SIGTERM", "SIGHUP", "SIGTTIN", "SIGTTOU")
-    if hasattr(signal, name)
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,60 +120,21 @@ def _follow_reloader(server: Any, conn: Connection) -> None:
             server.shutdown(force=bool(message[1]))
 
 
-class _Generation(WorkerHandle):
+class _Generation(SpawnedHandle):
     """The reloader's handle on one generation process."""
 
     kind = "generation"
+    name_prefix = "pounce-generation"
 
     def __init__(self, spec: GenerationSpec) -> None:
         super().__init__(spec.number)
         self._spec = spec
-        self._process: Any = None
 
-    def start(self) -> None:
-        context = multiprocessing.get_context("spawn")
-        parent_end, child_end = context.Pipe(duplex=True)
-        # Not a daemon, so that it may start worker processes of its own.
-        process = context.Process(
-            target=run_generation,
-            args=(self._spec, child_end),
-            name=f"pounce-generation-{self._spec.number}",
-        )
-        process.start()
-        child_end.close()
-        self._process = process
-        self.pid = process.pid or 0
-        self.conn = parent_end
-
-    def stop(self, *, force: bool = False) -> None:
-        self.stopping = True
-        if self.conn is not None:
-            with contextlib.suppress(OSError):
-                self.conn.send(("stop", force))
-
-    def kill(self) -> None:
-        if self._process is not None and self._process.exitcode is None:
-            self._process.kill()
-
-    def signal(self, signum: int) -> None:
-        if self._process is not None and self._process.exitcode is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(self.pid, signum)
+    def target_and_spec(self) -> tuple[Callable[[Any, Connection], None], Any]:
+        return run_generation, self._spec
 
     def stack(self, timeout: float) -> str:
         return "(not available for a generation)"
-
-    def join(self, timeout: float | None = None) -> None:
-        if self._process is not None:
-            self._process.join(timeout)
-            self.exitcode = self._process.exitcode
-            if self.exitcode is not None:
-                self._process.close()
-
-    def describe_exit(self) -> str:
-        if self.fatal is not None:
-            return self.fatal[1]
-        return describe_exit(self.exitcode)
 
 
 class Reloader:
@@ -243,10 +195,7 @@ class Reloader:
         self._signals_seen = 0
         # Commands from signal handlers and other threads: a deque, because
         # a signal handler must not wait for a lock its own thread may hold.
-        self._commands: deque[tuple[str, Any]] = deque()
-        self._wake_reader, self._wake_writer = socket.socketpair()
-        self._wake_reader.setblocking(False)
-        self._wake_writer.setblocking(False)
+        self._commands = CommandQueue()
 
     def request_shutdown(self, *, force: bool = False) -> None:
         """Stop every generation (gracefully unless ``force``); thread-safe."""
@@ -257,23 +206,20 @@ class Reloader:
         self._command("reload", "requested")
 
     def _command(self, name: str, argument: Any) -> None:
-        self._commands.append((name, argument))
-        with contextlib.suppress(OSError):
-            self._wake_writer.send(b"\0")
+        self._commands.put(name, argument)
 
     def run(self) -> int:
         """Serve generations until shutdown; return the exit code."""
         dirs = ", ".join(str(path) for path in self._watcher.dirs)
         supervisor_logger.info("reload: watching %s for changes (%s)", dirs, self._watcher.backend)
         try:
-            with self._signals_routed():
+            with routed_signals(self._commands):
                 self._start_generation("first start")
                 while not (self._stopping and not self._live()):
                     self._step()
         finally:
             self._watcher.close()
-            self._wake_reader.close()
-            self._wake_writer.close()
+            self._commands.close()
         self._emit(ShutdownFinished(self._exit_code))
         if self._error is not None:
             raise WorkersFailed(self._error, self._exit_code)
@@ -287,10 +233,7 @@ class Reloader:
     def _step(self) -> None:
         changed = None if self._stopping else self._watcher.wait(WATCH_STEP)
         generations = {g.conn: g for g in self._live() if g.conn is not None}
-        ready = wait([self._wake_reader, *generations], 0 if changed else WATCH_STEP)
-        if self._wake_reader in ready:
-            with contextlib.suppress(OSError):
-                self._wake_reader.recv(4096)
+        ready = wait([self._commands.reader, *generations], 0 if changed else WATCH_STEP)
         self._run_commands()
         for conn in ready:
             generation = generations.get(conn)  # type: ignore[call-overload]
@@ -437,8 +380,7 @@ class Reloader:
         self._begin_shutdown("the server process failed", False)
 
     def _run_commands(self) -> None:
-        while self._commands:
-            name, argument = self._commands.popleft()
+        for name, argument in self._commands.take():
             if name == "shutdown":
                 self._begin_shutdown("requested", bool(argument))
             elif name == "reload":
@@ -463,29 +405,8 @@ class Reloader:
             # SIGTTIN and SIGTTOU change the worker count of the serving generation.
             self._current.signal(signum)
 
-    @contextlib.contextmanager
-    def _signals_routed(self) -> Iterator[None]:
-        if threading.current_thread() is not threading.main_thread():
-            yield
-            return
-
-        def handler(signum: int, frame: FrameType | None) -> None:
-            self._command("signal", signum)
-
-        previous = {signum: signal.signal(signum, handler) for signum in _SIGNALS}
-        try:
-            yield
-        finally:
-            for signum, old in previous.items():
-                signal.signal(signum, old)
-
     def _emit(self, event: LifecycleEvent) -> None:
-        supervisor_logger.log(event.level, "%s", event.message())
-        if self._on_event is not None:
-            try:
-                self._on_event(event)
-            except Exception:
-                supervisor_logger.exception("The on_event hook raised; ignoring it")
+        emit(event, self._on_event, supervisor_logger)
 
 
 def _forget_bytecode(paths: list[Path]) -> None:

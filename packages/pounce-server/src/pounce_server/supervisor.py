@@ -25,19 +25,16 @@ be killed, is left running.
 
 from __future__ import annotations
 
-import contextlib
 import signal
-import socket
-import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing.connection import wait
-from types import FrameType
 from typing import Any
 
 from .config import ServerConfig, max_workers
+from .control import CommandQueue, emit, routed_signals
 from .errors import EXIT_FAILURE, EXIT_OK, WorkersFailed
 from .events import (
     EventHook,
@@ -77,12 +74,6 @@ STACK_TIMEOUT = 1.0
 #: Seconds added to the graceful period before process workers are killed,
 #: for their lifespan shutdown and for cancelled apps to unwind.
 STOP_SLACK = 5.0
-
-_SIGNALS = tuple(
-    getattr(signal, name)
-    for name in ("SIGINT", "SIGTERM", "SIGHUP", "SIGTTIN", "SIGTTOU")
-    if hasattr(signal, name)
-)
 
 
 @dataclass
@@ -137,10 +128,7 @@ class Supervisor:
         self._rolling_slot: int | None = None
         self._rolling_reason: str | None = None
         # Commands from other threads and signal handlers (see the module docstring).
-        self._commands: deque[tuple[str, Any]] = deque()
-        self._wake_reader, self._wake_writer = socket.socketpair()
-        self._wake_reader.setblocking(False)
-        self._wake_writer.setblocking(False)
+        self._commands = CommandQueue()
         self._shutdown_requests = 0
 
     # Control from any thread.
@@ -162,16 +150,14 @@ class Supervisor:
         return [slot.current for slot in list(self._slots.values()) if slot.current is not None]
 
     def _command(self, name: str, argument: Any) -> None:
-        self._commands.append((name, argument))
-        with contextlib.suppress(OSError):  # Full or closed: a wake-up is pending anyway.
-            self._wake_writer.send(b"\0")
+        self._commands.put(name, argument)
 
     # The loop.
 
     def run(self) -> int:
         """Start the workers and supervise them until shutdown; return the exit code."""
         try:
-            with self._signals_routed():
+            with routed_signals(self._commands):
                 if self._lifespan is not None:
                     self._lifespan.startup(interrupted=self._interrupted)
                 while len(self._slots) < self._count and not self._stopping:
@@ -199,10 +185,7 @@ class Supervisor:
             if slot.restart_at is not None:
                 timeout = max(0.0, min(timeout, slot.restart_at - now))
         handles = {handle.conn: handle for handle in self._live() if handle.conn is not None}
-        ready = wait([self._wake_reader, *handles], timeout)
-        if self._wake_reader in ready:
-            with contextlib.suppress(OSError):
-                self._wake_reader.recv(4096)
+        ready = wait([self._commands.reader, *handles], timeout)
         self._run_commands()
         for conn in ready:
             handle = handles.get(conn)  # type: ignore[call-overload]
@@ -471,8 +454,7 @@ class Supervisor:
     # Commands and signals.
 
     def _run_commands(self) -> None:
-        while self._commands:
-            name, argument = self._commands.popleft()
+        for name, argument in self._commands.take():
             if name == "shutdown":
                 self._shutdown_requests += 1
                 self._begin_shutdown("requested", bool(argument))
@@ -523,37 +505,15 @@ class Supervisor:
         self._run_commands()
         return self._forced
 
-    @contextlib.contextmanager
-    def _signals_routed(self) -> Iterator[None]:
-        if threading.current_thread() is not threading.main_thread():
-            yield  # Embedded in another thread: the embedder calls request_shutdown().
-            return
-
-        def handler(signum: int, frame: FrameType | None) -> None:
-            self._command("signal", signum)
-
-        previous = {signum: signal.signal(signum, handler) for signum in _SIGNALS}
-        try:
-            yield
-        finally:
-            for signum, old in previous.items():
-                signal.signal(signum, old)
-
     # Events and cleanup.
 
     def _emit(self, event: LifecycleEvent) -> None:
-        supervisor_logger.log(event.level, "%s", event.message())
-        if self._on_event is not None:
-            try:
-                self._on_event(event)
-            except Exception:
-                supervisor_logger.exception("The on_event hook raised; ignoring it")
+        emit(event, self._on_event, supervisor_logger)
 
     def _close(self) -> None:
         for slot in self._slots.values():
             close_listeners(slot.owned)
-        self._wake_reader.close()
-        self._wake_writer.close()
+        self._commands.close()
 
 
 def _take(items: list[Any]) -> list[Any]:
