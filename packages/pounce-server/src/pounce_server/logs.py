@@ -58,14 +58,18 @@ class _Formatter(logging.Formatter):
     """
 
     def format(self, record: logging.LogRecord) -> str:
+        tag = ""
+        process = record.processName or ""
+        if process.startswith(_GENERATION_PREFIX):
+            tag = f" [generation {process[len(_GENERATION_PREFIX) :]}]"
         name = record.threadName or ""
         if not name.startswith(_WORKER_PREFIX):
-            name = record.processName or ""
+            name = process
         if name.startswith(_WORKER_PREFIX):
-            record.worker = f" [worker {name[len(_WORKER_PREFIX) :]}]"
-        else:
-            record.worker = ""
+            tag += f" [worker {name[len(_WORKER_PREFIX) :]}]"
+        record.worker = tag
         return super().format(record)
 
 
 _WORKER_PREFIX = "pounce-worker-"
+_GENERATION_PREFIX = "pounce-generation-"

@@ -34,6 +34,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 from .config import ServerConfig
@@ -78,7 +79,14 @@ class GenerationSpec:
 
 
 def run_generation(spec: GenerationSpec, conn: Connection) -> None:
-    """Run one generation's server until the reloader stops it; a process target."""
+    """Run one generation's server until the reloader stops it; a process target.
+
+    The server runs in a thread, so that it installs no signal handlers of
+    its own. The reloader decides what SIGINT and SIGHUP mean (CTRL+C in a
+    terminal reaches this process too); SIGTERM sent to this process alone
+    stops it, and SIGTTIN and SIGTTOU, which the reloader forwards, scale
+    its workers.
+    """
     from .server import Server  # The server module imports this one.
 
     server = Server(
@@ -88,16 +96,48 @@ def run_generation(spec: GenerationSpec, conn: Connection) -> None:
         app_dir=spec.source.app_dir,
         listeners=spec.listeners,
     )
-    control = threading.Thread(
-        target=_follow_reloader, args=(server, conn), name="pounce-reload-control", daemon=True
-    )
-    control.start()
-    try:
-        server.run()
-    except PounceError as exc:
+    failures: list[BaseException] = []
+
+    def serve() -> None:
+        try:
+            server.run()
+        except BaseException as exc:  # Reported by the main thread below.
+            failures.append(exc)
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if hasattr(signal, "SIGHUP"):
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, lambda signum, frame: server.shutdown())
+
+    def on_scale(signum: int, frame: FrameType | None) -> None:
+        _scale(server, 1 if signum == getattr(signal, "SIGTTIN", None) else -1)
+
+    for name in ("SIGTTIN", "SIGTTOU"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), on_scale)
+    thread = threading.Thread(target=serve, name="pounce-generation-server")
+    thread.start()
+    _follow_reloader(server, conn)
+    thread.join()
+    if failures:
+        error = failures[0]
+        if not isinstance(error, PounceError):
+            raise error
         with contextlib.suppress(OSError):
-            conn.send(("fatal", exc.exit_code, str(exc)))
-        sys.exit(exc.exit_code)
+            conn.send(("fatal", error.exit_code, str(error)))
+        sys.exit(error.exit_code)
+
+
+def _scale(server: Any, delta: int) -> None:
+    supervisor = server.supervisor
+    if supervisor is None:
+        supervisor_logger.warning(
+            "Ignored a request for %s worker: this generation runs one worker without a "
+            "supervisor; start with --workers 2 or more to scale it",
+            "one more" if delta > 0 else "one less",
+        )
+        return
+    supervisor.request_scale(delta)
 
 
 def _follow_reloader(server: Any, conn: Connection) -> None:
