@@ -6,6 +6,7 @@ import os
 import socket
 import stat
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -378,3 +379,27 @@ def test_unix_socket_mode_ignores_umask(tmp_path: Path) -> None:
         assert stat.S_IMODE(path.stat().st_mode) == 0o666
     finally:
         close_listeners(listeners)
+
+
+def test_host_and_port_beside_bind_are_reported(caplog: pytest.LogCaptureFixture) -> None:
+    from pounce_server import Server
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        raise AssertionError("never served")
+
+    server = Server(app, ServerConfig(bind=("127.0.0.1:0",), port=9000))
+    with caplog.at_level("WARNING", logger="pounce.server"):
+        server.configure()
+    assert any("--host and --port are ignored" in r.getMessage() for r in caplog.records)
+
+
+def test_bind_alone_is_not_reported(caplog: pytest.LogCaptureFixture) -> None:
+    from pounce_server import Server
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        raise AssertionError("never served")
+
+    server = Server(app, ServerConfig(bind=("127.0.0.1:0",)))
+    with caplog.at_level("WARNING", logger="pounce.server"):
+        server.configure()
+    assert not [r for r in caplog.records if "--bind" in r.getMessage()]

@@ -144,6 +144,16 @@ class Server:
         in_process = not self.config.reload and not (
             self.supervised and self.worker_kind == "process"
         )
+        defaults = ServerConfig()
+        if self.config.bind and (
+            self.config.host != defaults.host or self.config.port != defaults.port
+        ):
+            # Both have defaults, so a given --host or --port cannot be told
+            # from an unset one; a value other than the default was given.
+            server_logger.warning(
+                "config: --host and --port are ignored because --bind is given; "
+                "put every address in --bind"
+            )
         if self.config.reload:
             for directory in self.config.reload_dirs:
                 if not os.path.isdir(directory):
