@@ -1,9 +1,9 @@
 """The entry point of a worker process.
 
 The supervisor starts each process worker with the ``spawn`` method: a fresh
-interpreter that imports the app itself and runs its own lifespan, so
-nothing from the supervisor's memory (threads, locks, an app object half
-way through something) is copied into it. The listening sockets arrive as
+interpreter that imports the app itself and runs its own lifespan. Nothing
+from the supervisor's memory (threads, locks, an app object half way
+through something) is copied into it. The listening sockets arrive as
 inherited file descriptors.
 
 In the process, the worker's event loop runs in a thread and the main thread

@@ -272,7 +272,7 @@ class ServerConfig:
         object.__setattr__(self, "encoded_headers", _encode_headers(self.headers))
 
     def worker_count(self) -> int:
-        """The number of workers to run: ``workers``, or one per usable CPU for 0."""
+        """Return the number of workers to run: ``workers``, or one per usable CPU for 0."""
         if self.workers:
             return self.workers
         return available_cpus()
@@ -316,7 +316,7 @@ class ServerConfig:
         _check_int("workers", self.workers, minimum=0)
         ceiling = max_workers()
         if self.workers > ceiling:
-            # Each worker holds a whole copy of the app (a process) or an
+            # Each worker has a whole copy of the app (a process) or an
             # event loop (a thread); a typo such as 10000 would start
             # thousands of interpreters and exhaust the machine's memory.
             raise ConfigError(
@@ -388,7 +388,7 @@ def max_workers() -> int:
 
 
 def available_cpus() -> int:
-    """The CPUs this process may run on (its affinity mask where the system has one)."""
+    """Count the CPUs this process may run on (its affinity mask where the system has one)."""
     affinity = getattr(os, "sched_getaffinity", None)
     if affinity is not None:
         return max(1, len(affinity(0)))

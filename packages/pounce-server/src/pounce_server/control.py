@@ -14,14 +14,17 @@ import logging
 import signal
 import socket
 import threading
+import time
 from collections import deque
 from collections.abc import Iterator
 from types import FrameType
 from typing import Any
 
+from .errors import EXIT_OK
 from .events import EventHook, LifecycleEvent
+from .worker import CANCEL_GRACE
 
-__all__ = ["CONTROL_SIGNALS", "CommandQueue", "emit", "routed_signals"]
+__all__ = ["CONTROL_SIGNALS", "CommandQueue", "ShutdownState", "emit", "routed_signals"]
 
 #: The signals a supervisor or reloader acts on, where the platform has them.
 CONTROL_SIGNALS = tuple(
@@ -89,3 +92,55 @@ def emit(event: LifecycleEvent, hook: EventHook | None, logger: logging.Logger) 
         hook(event)
     except Exception:
         logger.exception("The on_event hook raised; ignoring it")
+
+
+class ShutdownState:
+    """The shutdown bookkeeping of a supervisor or reloader loop.
+
+    ``slack`` is the time, beyond the graceful period and the cancel grace,
+    that children get before the loop kills the ones still running.
+    """
+
+    def __init__(self, graceful: float, slack: float) -> None:
+        self.graceful = graceful
+        self.slack = slack
+        self.stopping = False
+        self.forced = False
+        #: When children still running get killed, by ``time.monotonic()``.
+        self.kill_at = float("inf")
+        self.exit_code = EXIT_OK
+        #: The first failure, reported when the loop ends.
+        self.error: str | None = None
+        #: Shutdown requests so far; from the second one on, a signal forces.
+        self.requests = 0
+
+    def begin(self, force: bool) -> bool:
+        """Record a shutdown; return False if it changes nothing (already under way)."""
+        if self.stopping and (self.forced or not force):
+            return False
+        self.stopping = True
+        self.forced = self.forced or force
+        grace = CANCEL_GRACE + self.slack
+        if not force:
+            grace += self.graceful
+        self.kill_at = min(self.kill_at, time.monotonic() + grace)
+        return True
+
+    def fail(self, exit_code: int, message: str) -> None:
+        """Record a failure; the first one decides the exit code."""
+        if self.error is None:
+            self.exit_code = exit_code
+            self.error = message
+
+    def stop_signal(self, signum: int, logger: logging.Logger) -> tuple[str, bool]:
+        """Count a SIGINT or SIGTERM; return the shutdown reason and whether it forces."""
+        name = signal.Signals(signum).name
+        self.requests += 1
+        if self.requests == 1:
+            logger.info(
+                "Received %s: shutting down gracefully (within %gs); send it again to force",
+                name,
+                self.graceful,
+            )
+            return f"{name} received", False
+        return f"{name} received again", True

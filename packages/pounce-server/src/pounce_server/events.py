@@ -3,8 +3,8 @@
 Each event is a frozen dataclass that formats its own log line.
 The supervisor logs every event on ``pounce.supervisor`` and then hands it
 to the ``on_event`` hook given to ``Server``, if any, in the supervisor's
-own thread: a hook must return quickly and must not raise (an exception
-from it is logged and otherwise ignored).
+own thread. A hook must return quickly and must not raise: an exception
+from it is logged and otherwise ignored.
 """
 
 from __future__ import annotations

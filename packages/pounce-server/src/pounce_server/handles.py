@@ -154,7 +154,7 @@ class ThreadWorkerHandle(WorkerHandle):
             try:
                 worker.run()
             finally:
-                # End-of-file on the pipe tells the supervisor this worker ended.
+                # End-of-file on the pipe is how the supervisor learns this worker ended.
                 sender.close()
 
         self._thread = threading.Thread(target=run, name=f"pounce-worker-{self.slot}", daemon=True)
@@ -188,7 +188,7 @@ class ThreadWorkerHandle(WorkerHandle):
 class SpawnedHandle(WorkerHandle):
     """A child process started with the ``spawn`` method, talking over a duplex pipe.
 
-    Subclasses name the process and say what it runs: ``target(spec, conn)``.
+    Subclasses set the process name and return what it runs: ``target(spec, conn)``.
     """
 
     kind = "process"

@@ -23,7 +23,7 @@ class AppSource:
 
     An object is sent to worker processes by pickling, which works for
     module-level apps only (they are pickled by reference, that is, imported
-    again by name); ``check_picklable`` says so before any worker starts.
+    again by name). ``check_picklable`` reports any other app before a worker starts.
     """
 
     spec: str | None

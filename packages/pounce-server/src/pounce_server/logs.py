@@ -54,7 +54,7 @@ class _Formatter(logging.Formatter):
 
     Worker threads and worker processes are named ``pounce-worker-N`` and
     generation processes ``pounce-generation-N``, so with several workers
-    each line says which one wrote it.
+    each line names the one that wrote it.
     """
 
     def format(self, record: logging.LogRecord) -> str:

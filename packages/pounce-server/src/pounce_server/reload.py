@@ -38,8 +38,8 @@ from types import FrameType
 from typing import Any
 
 from .config import ServerConfig
-from .control import CommandQueue, emit, routed_signals
-from .errors import EXIT_FAILURE, EXIT_OK, ConfigError, PounceError, WorkersFailed
+from .control import CommandQueue, ShutdownState, emit, routed_signals
+from .errors import EXIT_FAILURE, ConfigError, PounceError, WorkersFailed
 from .events import (
     EventHook,
     GenerationExited,
@@ -58,7 +58,6 @@ from .logs import supervisor_logger
 from .restarts import RestartBudget
 from .sockets import Listener
 from .watch import DEFAULT_EXCLUDES, DEFAULT_INCLUDES, FileWatcher
-from .worker import CANCEL_GRACE
 
 __all__ = ["GenerationSpec", "Reloader", "run_generation"]
 
@@ -227,12 +226,7 @@ class Reloader:
         self._budget = RestartBudget(config.restart_limit, config.restart_window)
         self._restart_at: float | None = None
         self._serving = False
-        self._stopping = False
-        self._forced = False
-        self._kill_at = float("inf")
-        self._exit_code = EXIT_OK
-        self._error: str | None = None
-        self._signals_seen = 0
+        self._shutdown = ShutdownState(config.timeout_graceful_shutdown, STOP_SLACK)
         # Commands from signal handlers and other threads: a deque, because
         # a signal handler must not wait for a lock its own thread may hold.
         self._commands = CommandQueue()
@@ -260,10 +254,15 @@ class Reloader:
         finally:
             self._watcher.close()
             self._commands.close()
-        self._emit(ShutdownFinished(self._exit_code))
-        if self._error is not None:
-            raise WorkersFailed(self._error, self._exit_code)
-        return self._exit_code
+        state = self._shutdown
+        self._emit(ShutdownFinished(state.exit_code))
+        if state.error is not None:
+            raise WorkersFailed(state.error, state.exit_code)
+        return state.exit_code
+
+    @property
+    def _stopping(self) -> bool:
+        return self._shutdown.stopping
 
     def _live(self) -> list[_Generation]:
         live = list(self._draining)
@@ -286,7 +285,7 @@ class Reloader:
         if self._restart_at is not None and now >= self._restart_at and not self._stopping:
             self._restart_at = None
             self._start_generation("restarting after a crash")
-        if self._stopping and now >= self._kill_at:
+        if self._stopping and now >= self._shutdown.kill_at:
             for generation in self._live():
                 supervisor_logger.warning(
                     "generation %d (pid %d) did not stop in time; killing it",
@@ -294,7 +293,7 @@ class Reloader:
                     generation.pid,
                 )
                 generation.kill()
-            self._kill_at = float("inf")
+            self._shutdown.kill_at = float("inf")
 
     def _read(self, generation: _Generation) -> None:
         conn = generation.conn
@@ -313,7 +312,7 @@ class Reloader:
         if generation is not self._pending:
             return
         if self._stopping:
-            generation.stop(force=self._forced)
+            generation.stop(force=self._shutdown.forced)
             return
         old, self._current, self._pending = self._current, generation, None
         if old is not None:
@@ -397,26 +396,19 @@ class Reloader:
         self._emit(GenerationStarted(generation.slot, generation.pid, reason))
 
     def _begin_shutdown(self, reason: str, force: bool) -> None:
-        if self._stopping and (self._forced or not force):
+        first = not self._stopping
+        if not self._shutdown.begin(force):
             return
         self._emit(ShutdownStarted(reason, force))
-        if not self._stopping and self._on_stop_accepting is not None:
+        if first and self._on_stop_accepting is not None:
             # The generations close their copies as they drain; closing ours
             # lets the kernel refuse new connections instead of queueing them.
             self._on_stop_accepting()
-        self._stopping = True
-        self._forced = self._forced or force
-        grace = CANCEL_GRACE + STOP_SLACK
-        if not force:
-            grace += self._config.timeout_graceful_shutdown
-        self._kill_at = min(self._kill_at, time.monotonic() + grace)
         for generation in self._live():
             generation.stop(force=force)
 
     def _fail(self, exit_code: int, message: str) -> None:
-        if self._error is None:
-            self._exit_code = exit_code
-            self._error = message
+        self._shutdown.fail(exit_code, message)
         self._begin_shutdown("the server process failed", False)
 
     def _run_commands(self) -> None:
@@ -431,14 +423,7 @@ class Reloader:
     def _on_signal(self, signum: int) -> None:
         name = signal.Signals(signum).name
         if signum in (signal.SIGINT, signal.SIGTERM):
-            self._signals_seen += 1
-            if self._signals_seen == 1:
-                supervisor_logger.info(
-                    "Received %s: shutting down gracefully (within %gs); send it again to force",
-                    name,
-                    self._config.timeout_graceful_shutdown,
-                )
-            self._begin_shutdown(f"{name} received", self._signals_seen > 1)
+            self._begin_shutdown(*self._shutdown.stop_signal(signum, supervisor_logger))
         elif signum == getattr(signal, "SIGHUP", None):
             self._reload(f"{name} received")
         elif self._current is not None:

@@ -148,8 +148,8 @@ class Server:
         if self.config.bind and (
             self.config.host != defaults.host or self.config.port != defaults.port
         ):
-            # Both have defaults, so a given --host or --port cannot be told
-            # from an unset one; a value other than the default was given.
+            # Both have defaults, so only a value other than the default
+            # shows that --host or --port was given.
             server_logger.warning(
                 "config: --host and --port are ignored because --bind is given; "
                 "put every address in --bind"

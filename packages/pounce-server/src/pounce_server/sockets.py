@@ -96,7 +96,7 @@ class Listener:
 
 
 def reuse_port_balances() -> bool:
-    """Whether SO_REUSEPORT spreads connections over the sockets that share a port.
+    """Return whether SO_REUSEPORT spreads connections over the sockets that share a port.
 
     Linux hashes each new connection to one socket of the group. Other
     systems accept the option but may hand every connection to one socket,

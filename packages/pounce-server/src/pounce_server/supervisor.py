@@ -15,9 +15,9 @@ append a command to a deque and write a byte to the wake-up socket: deque
 appends are atomic, and a signal handler must not wait for a lock that its
 own thread may hold.
 
-A worker that ends without being asked to is restarted in its slot, within
-the restart budget (``--restart-limit`` per ``--restart-window``); past it
-the server shuts down and exits non-zero. A worker whose loop stops beating
+A worker that ends without a stop request is restarted in its slot, within
+the restart budget (``--restart-limit`` per ``--restart-window``). Past the
+budget, the server shuts down and exits non-zero. A worker whose loop stops beating
 for ``--worker-timeout`` is reported with the stack it is stuck in; a
 process worker is then killed and restarted, while a thread, which cannot
 be killed, is left running.
@@ -34,8 +34,8 @@ from multiprocessing.connection import wait
 from typing import Any
 
 from .config import ServerConfig, max_workers
-from .control import CommandQueue, emit, routed_signals
-from .errors import EXIT_FAILURE, EXIT_OK, WorkersFailed
+from .control import CommandQueue, ShutdownState, emit, routed_signals
+from .errors import EXIT_FAILURE, WorkersFailed
 from .events import (
     EventHook,
     LifecycleEvent,
@@ -58,7 +58,6 @@ from .logs import supervisor_logger
 from .restarts import RestartBudget
 from .shared_lifespan import SharedLifespan
 from .sockets import Listener, close_listeners
-from .worker import CANCEL_GRACE
 
 __all__ = ["Launcher", "Supervisor"]
 
@@ -119,17 +118,12 @@ class Supervisor:
         self._slots: dict[int, _Slot] = {}
         self._draining: list[WorkerHandle] = []
         self._serving = False
-        self._stopping = False
-        self._forced = False
-        self._kill_at = float("inf")
-        self._exit_code = EXIT_OK
-        self._error: str | None = None
+        self._shutdown = ShutdownState(config.timeout_graceful_shutdown, STOP_SLACK)
         self._rolling: deque[int] = deque()
         self._rolling_slot: int | None = None
         self._rolling_reason: str | None = None
         # Commands from other threads and signal handlers (see the module docstring).
         self._commands = CommandQueue()
-        self._shutdown_requests = 0
 
     # Control from any thread.
 
@@ -173,10 +167,11 @@ class Supervisor:
                         )
         finally:
             self._close()
-        self._emit(ShutdownFinished(self._exit_code))
-        if self._error is not None:
-            raise WorkersFailed(self._error, self._exit_code)
-        return self._exit_code
+        state = self._shutdown
+        self._emit(ShutdownFinished(state.exit_code))
+        if state.error is not None:
+            raise WorkersFailed(state.error, state.exit_code)
+        return state.exit_code
 
     def _step(self) -> None:
         now = time.monotonic()
@@ -195,8 +190,12 @@ class Supervisor:
         self._check_heartbeats(now)
         self._run_restarts(now)
         self._advance_rolling()
-        if self._stopping and now >= self._kill_at:
+        if self._stopping and now >= self._shutdown.kill_at:
             self._kill_remaining()
+
+    @property
+    def _stopping(self) -> bool:
+        return self._shutdown.stopping
 
     def _live(self) -> list[WorkerHandle]:
         live = list(self._draining)
@@ -233,7 +232,7 @@ class Supervisor:
         handle.ready = True
         self._emit(WorkerReady(handle.slot, handle.pid))
         if self._stopping:
-            handle.stop(force=self._forced)
+            handle.stop(force=self._shutdown.forced)
             return
         slot = self._slots.get(handle.slot)
         if slot is not None and slot.successor is handle:
@@ -262,10 +261,12 @@ class Supervisor:
         handle.join(timeout=10)
         handle.close()
         detail = handle.describe_exit()
+
         if handle in self._draining:
             self._draining.remove(handle)
             self._emit(WorkerExited(handle.slot, handle.pid, True, detail))
             return
+
         slot = self._slots.get(handle.slot)
         if slot is None or handle not in (slot.current, slot.successor):
             return
@@ -276,6 +277,7 @@ class Supervisor:
         if handle.stopping:
             self._emit(WorkerExited(handle.slot, handle.pid, True, detail))
             return
+
         self._emit(WorkerExited(handle.slot, handle.pid, False, detail))
         if self._stopping:
             return
@@ -293,6 +295,7 @@ class Supervisor:
                 return  # The old worker keeps serving.
         if slot.current is not None or slot.successor is not None:
             return  # Someone still serves this slot.
+
         delay = slot.budget.record(time.monotonic())
         if delay is None:
             self._emit(
@@ -415,24 +418,19 @@ class Supervisor:
         self._emit(WorkersScaled(before, len(self._slots)))
 
     def _begin_shutdown(self, reason: str, force: bool) -> None:
-        if self._stopping and (self._forced or not force):
+        first = not self._stopping
+        if not self._shutdown.begin(force):
             return
         self._emit(ShutdownStarted(reason, force))
-        if not self._stopping:
+        if first:
             # Once every worker has closed its copy too, the kernel refuses
             # new connections at once, instead of queueing them for no one.
             for slot in self._slots.values():
                 close_listeners(slot.owned)
             if self._on_stop_accepting is not None:
                 self._on_stop_accepting()
-        self._stopping = True
-        self._forced = self._forced or force
         self._rolling.clear()
         self._rolling_slot = None
-        grace = CANCEL_GRACE + STOP_SLACK
-        if not force:
-            grace += self.config.timeout_graceful_shutdown
-        self._kill_at = min(self._kill_at, time.monotonic() + grace)
         for handle in self._live():
             handle.stop(force=force)
 
@@ -443,12 +441,10 @@ class Supervisor:
                     "worker %d (pid %d) did not stop in time; killing it", handle.slot, handle.pid
                 )
                 handle.kill()
-        self._kill_at = float("inf")
+        self._shutdown.kill_at = float("inf")
 
     def _fail(self, exit_code: int, message: str) -> None:
-        if self._error is None:
-            self._exit_code = exit_code
-            self._error = message
+        self._shutdown.fail(exit_code, message)
         self._begin_shutdown("a worker failed", False)
 
     # Commands and signals.
@@ -456,7 +452,7 @@ class Supervisor:
     def _run_commands(self) -> None:
         for name, argument in self._commands.take():
             if name == "shutdown":
-                self._shutdown_requests += 1
+                self._shutdown.requests += 1
                 self._begin_shutdown("requested", bool(argument))
             elif name == "signal":
                 self._on_signal(argument)
@@ -471,16 +467,7 @@ class Supervisor:
     def _on_signal(self, signum: int) -> None:
         name = signal.Signals(signum).name
         if signum in (signal.SIGINT, signal.SIGTERM):
-            self._shutdown_requests += 1
-            if self._shutdown_requests == 1:
-                supervisor_logger.info(
-                    "Received %s: shutting down gracefully (within %gs); send it again to force",
-                    name,
-                    self.config.timeout_graceful_shutdown,
-                )
-                self._begin_shutdown(f"{name} received", False)
-            else:
-                self._begin_shutdown(f"{name} received again", True)
+            self._begin_shutdown(*self._shutdown.stop_signal(signum, supervisor_logger))
         elif signum == getattr(signal, "SIGHUP", None):
             self._begin_rolling(f"{name} received")
         elif signum == getattr(signal, "SIGTTIN", None) and not self._stopping:
@@ -503,7 +490,7 @@ class Supervisor:
     def _interrupted(self) -> bool:
         """Act on commands while lifespan runs; True once a forced shutdown was asked for."""
         self._run_commands()
-        return self._forced
+        return self._shutdown.forced
 
     # Events and cleanup.
 
