@@ -284,9 +284,7 @@ def test_failed_address_closes_the_bound_ones(tmp_path: Path) -> None:
     assert after == before
 
 
-def test_unresolvable_host_binds_nothing(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_unresolvable_host_binds_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     def fail_to_resolve(host: str, *args: object, **kwargs: object) -> list[object]:
         raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
 

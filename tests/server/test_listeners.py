@@ -324,13 +324,14 @@ def test_reserve_without_so_reuseport(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_without_so_reuseport_workers_share_the_socket(monkeypatch: pytest.MonkeyPatch) -> None:
-    # The default asks for per-worker sockets; a platform without them
+    # The default requests per-worker sockets. A platform without them
     # falls back to one shared socket instead of failing.
     monkeypatch.delattr(socket, "SO_REUSEPORT", raising=False)
     assert not reuse_port_balances()
     listeners = bind_listeners(ServerConfig(port=0))
     try:
-        assert len(listeners) == 1 and not listeners[0].reserved
+        assert len(listeners) == 1
+        assert not listeners[0].reserved
     finally:
         close_listeners(listeners)
 

@@ -7,7 +7,7 @@ import pytest
 from pounce_server.restarts import FIRST_BACKOFF, MAX_BACKOFF, RestartBudget
 
 
-def test_first_restart_is_immediate_and_later_ones_back_off() -> None:
+def test_restart_backoff_doubles() -> None:
     budget = RestartBudget(limit=5, window=60)
     delays = [budget.record(100.0 + i) for i in range(5)]
     assert delays[0] == 0.0
@@ -40,5 +40,5 @@ def test_backoff_is_capped() -> None:
 
 
 @pytest.mark.parametrize("limit", [0])
-def test_a_zero_limit_allows_no_restart(limit: int) -> None:
+def test_restart_budget_zero_limit(limit: int) -> None:
     assert RestartBudget(limit=limit, window=60).record(0.0) is None
